@@ -1,0 +1,254 @@
+/* The slow paths: first use, cache misses and overflows, large and huge
+ * blocks, alignment, realloc, and the diagnosis of bad pointers. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+#include "alloc.h"
+#include "conf.h"
+#include "huge.h"
+#include "report.h"
+#include "slab.h"
+
+static xa_arena *arena_for_thread(void) {
+    xa_tsd *t = xa_tsd_get();
+    return t ? t->arena : xa_arena_get(0);
+}
+
+/* A block of class c straight from the arena, bypassing the cache. */
+static void *arena_alloc(xa_arena *a, unsigned c, bool *zeroed) {
+    if (c < XA_NSMALL) {
+        void *p;
+        *zeroed = false;
+        return xa_arena_fill(a, c, &p, 1) ? p : NULL;
+    }
+    return xa_arena_large_alloc(a, c, XA_PAGE, zeroed);
+}
+
+static void arena_free(xa_run *r, void *p) {
+    xa_arena *a = xa_chunk_of(p)->arena;
+    if (r->sizeclass < XA_NSMALL)
+        xa_arena_small_free(a, r->sizeclass, &p, 1);
+    else
+        xa_arena_large_free(a, r);
+}
+
+static void *oom(void) {
+    errno = ENOMEM;
+    return NULL;
+}
+
+XA_NOINLINE void *xa_malloc_slow(size_t size) {
+    if (unlikely(!xa_ensure_init()))
+        return oom();
+    if (size > XA_LARGE_MAX) {
+        if (size > PTRDIFF_MAX)
+            return oom();
+        void *p = xa_huge_alloc(size, XA_CHUNK);
+        return p ? p : oom();
+    }
+    unsigned c = xa_size_class(size);
+    xa_tsd *t = xa_tsd_get();
+    void *p;
+    bool zeroed;
+    if (t && t->bins[c].max)
+        p = t->bins[c].n ? t->bins[c].stack[--t->bins[c].n] : xa_tcache_alloc_slow(t, c);
+    else
+        p = arena_alloc(t ? t->arena : xa_arena_get(0), c, &zeroed);
+    return p ? p : oom();
+}
+
+/* Why p is not a block xalloc can free, in the words of the report. */
+static const char *diagnose(const void *p) {
+    uintptr_t off = (uintptr_t)p & XA_CHUNK_MASK;
+    const xa_chunk *ch = xa_chunk_of(p);
+    if (off == 0 || !xa_registry_has(ch))
+        return "invalid free (not allocated by xalloc)";
+    unsigned page = xa_page_of(p);
+    if (page < XA_HEADER_PAGES)
+        return "invalid free (inside a chunk header)";
+    xa_run *r = xa_chunk_map_get(ch, page);
+    if (r == NULL || r->kind == XA_RUN_FREE || (const char *)p < r->addr ||
+        (const char *)p >= r->addr + ((size_t)r->npages << XA_PAGE_SHIFT))
+        return ((uintptr_t)p & XA_PAGE_MASK) == 0 ? "double free" : "invalid free (not allocated)";
+    if (r->kind == XA_RUN_SLAB) {
+        int idx = xa_slab_region_of(r, p);
+        if (idx < 0)
+            return "invalid free (interior pointer)";
+        return "double free";
+    }
+    return p == r->addr ? "double free" : "invalid free (interior pointer)";
+}
+
+XA_NOINLINE void xa_free_slow(void *p) {
+    if (p == NULL)
+        return;
+    int saved = errno;
+    if (((uintptr_t)p & XA_CHUNK_MASK) == 0) {
+        if (!xa_huge_free(p))
+            xa_report_pointer("invalid free (not allocated by xalloc)", p);
+        errno = saved;
+        return;
+    }
+    xa_run *r = xa_lookup_fast(p);
+    if (r == NULL) {
+        xa_report_pointer(diagnose(p), p);
+        errno = saved;
+        return;
+    }
+    unsigned c = r->sizeclass;
+    xa_tsd *t = xa_tsd_get();
+    if (t && t->bins[c].max) {
+        xa_tbin *b = &t->bins[c];
+        if (b->n && b->stack[b->n - 1] == p)
+            xa_report_pointer("double free", p);
+        else
+            xa_tcache_free_slow(t, c, p);
+    } else {
+        arena_free(r, p);
+    }
+    errno = saved;
+}
+
+void xa_free_sized(void *p, size_t size, bool exact_class) {
+    if (p == NULL)
+        return;
+    /* The promised size must fit the block, and for plain malloc results
+     * map to its class: anything else means the caller's idea of the block
+     * is wrong, and freeing it anyway could hide a worse bug. */
+    size_t usable = xa_usable_size(p);
+    bool wrong = usable && (size > usable ||
+                            (exact_class && size <= XA_LARGE_MAX && usable <= XA_LARGE_MAX &&
+                             xa_class_size[xa_size_class(size)] != usable));
+    if (unlikely(wrong)) {
+        xa_report_pointer("free_sized with wrong size", p);
+        return;
+    }
+    xa_free(p);
+}
+
+size_t xa_usable_size(const void *p) {
+    if (p == NULL)
+        return 0;
+    xa_run *r = xa_lookup_fast(p);
+    if (r)
+        return xa_class_size[r->sizeclass];
+    if (((uintptr_t)p & XA_CHUNK_MASK) == 0)
+        return xa_huge_usable(p);
+    return 0;
+}
+
+bool xa_owns(const void *p) {
+    if (p == NULL)
+        return false;
+    if (((uintptr_t)p & XA_CHUNK_MASK) == 0)
+        return xa_huge_usable(p) != 0;
+    const xa_chunk *ch = xa_chunk_of(p);
+    unsigned page = xa_page_of(p);
+    if (!xa_registry_has(ch) || page < XA_HEADER_PAGES)
+        return false;
+    xa_run *r = xa_chunk_map_get(ch, page);
+    return r && r->kind != XA_RUN_FREE && (const char *)p >= r->addr &&
+           (const char *)p < r->addr + ((size_t)r->npages << XA_PAGE_SHIFT);
+}
+
+void *xa_calloc(size_t nmemb, size_t size) {
+    size_t total;
+    if (unlikely(__builtin_mul_overflow(nmemb, size, &total)))
+        return oom();
+    if (total <= XA_SMALL_MAX) {
+        void *p = xa_malloc(total);
+        if (p)
+            memset(p, 0, total);
+        return p;
+    }
+    if (unlikely(!xa_ensure_init()))
+        return oom();
+    if (total > XA_LARGE_MAX) {
+        if (total > PTRDIFF_MAX)
+            return oom();
+        void *p = xa_huge_alloc(total, XA_CHUNK);   /* fresh pages: zero */
+        return p ? p : oom();
+    }
+    /* Large: straight from the arena, which knows whether the pages are
+     * fresh (zero) or were used before. */
+    bool zeroed;
+    void *p = arena_alloc(arena_for_thread(), xa_size_class(total), &zeroed);
+    if (p == NULL)
+        return oom();
+    if (!zeroed)
+        memset(p, 0, total);
+    return p;
+}
+
+void *xa_aligned_alloc(size_t alignment, size_t size) {
+    if (alignment <= XA_MIN_ALIGN && (size >= XA_MIN_ALIGN || alignment <= 8))
+        return xa_malloc(size);
+    if (unlikely(size > PTRDIFF_MAX || alignment > PTRDIFF_MAX / 2))
+        return oom();
+    if (size == 0)
+        size = 1;
+    if (unlikely(!xa_ensure_init()))
+        return oom();
+    if (alignment <= XA_PAGE) {
+        size_t asize = XA_ALIGN_UP(size, alignment);
+        if (asize <= XA_SMALL_MAX) {
+            unsigned c = xa_small_class(asize);
+            while (xa_class_size[c] % alignment)
+                c++;                     /* a multiple of the alignment: every region is aligned */
+            return xa_malloc(xa_class_size[c]);
+        }
+        return xa_malloc(asize);         /* large runs are page aligned, huge chunk aligned */
+    }
+    size_t usize = size < XA_LARGE_MIN ? XA_LARGE_MIN : size;
+    if (usize <= XA_LARGE_MAX &&
+        (usize >> XA_PAGE_SHIFT) + (alignment >> XA_PAGE_SHIFT) - 1 <= XA_USABLE_PAGES) {
+        bool zeroed;
+        void *p = xa_arena_large_alloc(arena_for_thread(), xa_size_class(usize), alignment, &zeroed);
+        if (p)
+            return p;
+    }
+    void *p = xa_huge_alloc(size, alignment);
+    return p ? p : oom();
+}
+
+void *xa_realloc(void *p, size_t size) {
+    if (p == NULL)
+        return xa_malloc(size);
+    if (size == 0) {                     /* glibc: frees and returns NULL */
+        xa_free(p);
+        return NULL;
+    }
+    size_t old;
+    xa_run *r = xa_lookup_fast(p);
+    if (r) {
+        old = xa_class_size[r->sizeclass];
+        if (size <= XA_LARGE_MAX) {
+            unsigned c = xa_size_class(size);
+            if (c == r->sizeclass)
+                return p;
+            if (c >= XA_NSMALL && r->sizeclass >= XA_NSMALL &&
+                xa_arena_large_resize(xa_chunk_of(p)->arena, r, c))
+                return p;
+        }
+    } else if (((uintptr_t)p & XA_CHUNK_MASK) == 0 && (old = xa_huge_usable(p)) != 0) {
+        if (size > XA_LARGE_MAX) {
+            if (size > PTRDIFF_MAX)
+                return oom();
+            void *q = xa_huge_realloc(p, size);
+            return q ? q : oom();
+        }
+    } else {
+        xa_report_pointer(p && xa_owns(p) ? "realloc of freed or interior pointer"
+                                          : "realloc of invalid pointer", p);
+        errno = EINVAL;
+        return NULL;
+    }
+    if (size > PTRDIFF_MAX)
+        return oom();
+    void *q = xa_malloc(size);
+    if (q == NULL)
+        return NULL;
+    memcpy(q, p, old < size ? old : size);
+    xa_free(p);
+    return q;
+}

@@ -1,0 +1,495 @@
+/* Arenas: small-class bins over slabs, and the page-run allocator. */
+#define _GNU_SOURCE
+#include <string.h>
+#include <time.h>
+#include "arena.h"
+#include "conf.h"
+#include "pages.h"
+#include "report.h"
+#include "slab.h"
+
+xa_arena *xa_arenas[XA_MAX_ARENAS];
+unsigned xa_narenas;
+
+static xa_mutex arenas_lock = XA_MUTEX_INITIALIZER;
+static xa_base arenas_meta;          /* arena structs; under arenas_lock */
+
+/* A fully free chunk is kept for reuse (its pages purged by decay) rather
+ * than unmapped at once, so a program hovering at a chunk boundary does
+ * not map and unmap on every call. */
+#define RETAINED_EMPTY_CHUNKS 1
+/* Dirty pages allowed beyond decay: 1/8 of active pages, at least 4 MiB.
+ * Memory freed in bulk goes back at once instead of waiting for decay. */
+#define DIRTY_MIN_PAGES ((size_t)(4 << 20) >> XA_PAGE_SHIFT)
+
+uint64_t xa_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- descriptors and trees ------------------------------------------ */
+
+static int avail_cmp(const xa_rb_node *x, const xa_rb_node *y) {
+    const xa_run *a = xa_rb_entry(x, xa_run, node), *b = xa_rb_entry(y, xa_run, node);
+    if (a->npages != b->npages)
+        return a->npages < b->npages ? -1 : 1;
+    return a->addr < b->addr ? -1 : a->addr > b->addr;
+}
+
+static int addr_cmp(const xa_rb_node *x, const xa_rb_node *y) {
+    const xa_run *a = xa_rb_entry(x, xa_run, node), *b = xa_rb_entry(y, xa_run, node);
+    return a->addr < b->addr ? -1 : a->addr > b->addr;
+}
+
+static xa_run *desc_alloc(xa_arena *a, size_t size) {
+    xa_run *r = xa_base_alloc(&a->base, size);
+    if (r)
+        r->desc_size = (uint16_t)size;
+    return r;
+}
+
+static void desc_free(xa_arena *a, xa_run *r) {
+    xa_base_free(&a->base, r, r->desc_size);
+}
+
+static void dirty_link(xa_arena *a, xa_run *r, uint64_t since) {
+    r->dirty = 1;
+    r->dirty_since_ms = since;
+    r->dirty_next = NULL;
+    r->dirty_prev = a->dirty_newest;
+    if (a->dirty_newest)
+        a->dirty_newest->dirty_next = r;
+    else
+        a->dirty_oldest = r;
+    a->dirty_newest = r;
+    a->ndirty += r->npages;
+}
+
+static void dirty_unlink(xa_arena *a, xa_run *r) {
+    if (r->dirty_prev)
+        r->dirty_prev->dirty_next = r->dirty_next;
+    else
+        a->dirty_oldest = r->dirty_next;
+    if (r->dirty_next)
+        r->dirty_next->dirty_prev = r->dirty_prev;
+    else
+        a->dirty_newest = r->dirty_prev;
+    a->ndirty -= r->npages;
+}
+
+static void map_range(xa_run *r) {
+    xa_chunk *ch = xa_chunk_of(r->addr);
+    for (unsigned i = 0; i < r->npages; i++)
+        xa_chunk_map_set(ch, r->page + i, r);
+}
+
+/* Free runs guarantee their first and last map entries only. */
+static void free_run_insert(xa_arena *a, xa_run *r, bool dirty, uint64_t since) {
+    xa_chunk *ch = xa_chunk_of(r->addr);
+    r->kind = XA_RUN_FREE;
+    r->sizeclass = XA_CLASS_NONE;
+    xa_chunk_map_set(ch, r->page, r);
+    xa_chunk_map_set(ch, r->page + r->npages - 1, r);
+    xa_rb_insert(&a->avail, &r->node);
+    r->dirty = 0;
+    if (dirty)
+        dirty_link(a, r, since);
+}
+
+static void free_run_remove(xa_arena *a, xa_run *r) {
+    xa_rb_remove(&a->avail, &r->node);
+    if (r->dirty)
+        dirty_unlink(a, r);
+}
+
+static bool chunk_grow(xa_arena *a) {
+    xa_run *r = desc_alloc(a, XA_RUN_DESC_SIZE);
+    if (r == NULL)
+        return false;
+    xa_chunk *ch = xa_chunk_new(a);
+    if (ch == NULL) {
+        desc_free(a, r);
+        return false;
+    }
+    if (xa_opt.thp != XA_THP_DEFAULT)
+        xa_pages_set_thp(ch, XA_CHUNK, xa_opt.thp);
+    r->page = XA_HEADER_PAGES;
+    r->npages = XA_USABLE_PAGES;
+    r->addr = (char *)ch + XA_HEADER_PAGES * XA_PAGE;
+    free_run_insert(a, r, false, 0);
+    a->nchunks++;
+    a->nempty_chunks++;
+    return true;
+}
+
+/* ---- page runs -------------------------------------------------------- */
+
+/* Carve npages, starting at a multiple of align_pages, out of the best
+ * fitting free run; the result has map entries set but no kind yet. */
+static xa_run *run_alloc(xa_arena *a, size_t npages, size_t align_pages, size_t desc_size) {
+    size_t need = npages + align_pages - 1;
+    if (need > XA_USABLE_PAGES)
+        return NULL;
+    xa_run key = { .npages = (uint16_t)need, .addr = NULL };
+    xa_rb_node *n = xa_rb_lower_bound(&a->avail, &key.node);
+    if (n == NULL) {
+        if (!chunk_grow(a))
+            return NULL;
+        n = xa_rb_lower_bound(&a->avail, &key.node);
+    }
+    xa_run *fr = xa_rb_entry(n, xa_run, node);
+    /* Both descriptors first, so failure leaves the free run untouched. */
+    xa_run *r = desc_alloc(a, desc_size);
+    xa_run *rest = r ? desc_alloc(a, XA_RUN_DESC_SIZE) : NULL;
+    if (rest == NULL) {
+        if (r)
+            desc_free(a, r);
+        return NULL;
+    }
+    bool dirty = fr->dirty;
+    uint64_t since = fr->dirty_since_ms;
+    free_run_remove(a, fr);
+    if (fr->npages == XA_USABLE_PAGES)
+        a->nempty_chunks--;
+
+    size_t start = fr->page;
+    if (align_pages > 1) {
+        uintptr_t addr = XA_ALIGN_UP((uintptr_t)fr->addr, align_pages * XA_PAGE);
+        start += (addr - (uintptr_t)fr->addr) >> XA_PAGE_SHIFT;
+    }
+    size_t head = start - fr->page;
+    size_t tail = fr->npages - head - npages;
+    xa_chunk *ch = xa_chunk_of(fr->addr);
+
+    r->page = (uint16_t)start;
+    r->npages = (uint16_t)npages;
+    r->addr = (char *)ch + start * XA_PAGE;
+    r->zeroed = !dirty;
+    r->nfree = r->nregs = 0;
+    map_range(r);
+    a->nactive += npages;
+
+    if (head) {                       /* fr keeps the head */
+        fr->npages = (uint16_t)head;
+        free_run_insert(a, fr, dirty, since);
+    }
+    if (tail) {
+        xa_run *t = head ? rest : fr;
+        if (t == rest)
+            rest = NULL;
+        t->page = (uint16_t)(start + npages);
+        t->npages = (uint16_t)tail;
+        t->addr = (char *)ch + t->page * XA_PAGE;
+        free_run_insert(a, t, dirty, since);
+    } else if (!head) {
+        desc_free(a, fr);
+    }
+    if (rest)
+        desc_free(a, rest);
+    return r;
+}
+
+/* Pages [page, page + npages) of ch become free, described by fr, merged
+ * with free neighbours. The empty chunks past the retained few go back. */
+static void free_pages(xa_arena *a, xa_chunk *ch, xa_run *fr, size_t page, size_t npages) {
+    if (page > XA_HEADER_PAGES) {
+        xa_run *l = xa_chunk_map_get(ch, (unsigned)page - 1);
+        if (l->kind == XA_RUN_FREE) {
+            free_run_remove(a, l);
+            page = l->page;
+            npages += l->npages;
+            desc_free(a, l);
+        }
+    }
+    if (page + npages < XA_CHUNK_PAGES) {
+        xa_run *r = xa_chunk_map_get(ch, (unsigned)(page + npages));
+        if (r->kind == XA_RUN_FREE) {
+            free_run_remove(a, r);
+            npages += r->npages;
+            desc_free(a, r);
+        }
+    }
+    fr->page = (uint16_t)page;
+    fr->npages = (uint16_t)npages;
+    fr->addr = (char *)ch + page * XA_PAGE;
+    if (npages == XA_USABLE_PAGES && ++a->nempty_chunks > RETAINED_EMPTY_CHUNKS) {
+        a->nempty_chunks--;
+        a->nchunks--;
+        desc_free(a, fr);
+        xa_chunk_delete(ch);
+        return;
+    }
+    free_run_insert(a, fr, true, xa_now_ms());
+}
+
+static void run_dalloc(xa_arena *a, xa_run *r) {
+    a->nactive -= r->npages;
+    free_pages(a, xa_chunk_of(r->addr), r, r->page, r->npages);
+}
+
+/* ---- purging ---------------------------------------------------------- */
+
+static size_t purge_run(xa_arena *a, xa_run *r) {
+    dirty_unlink(a, r);
+    r->dirty = 0;
+    xa_pages_purge(r->addr, (size_t)r->npages << XA_PAGE_SHIFT);
+    return r->npages;
+}
+
+size_t xa_arena_purge(xa_arena *a, bool all) {
+    uint64_t now = xa_now_ms();
+    size_t limit = a->nactive / 8 > DIRTY_MIN_PAGES ? a->nactive / 8 : DIRTY_MIN_PAGES;
+    long decay = xa_opt.dirty_decay_ms;
+    size_t purged = 0;
+    xa_run *r;
+    while ((r = a->dirty_oldest) != NULL) {
+        bool expired = decay >= 0 && now - r->dirty_since_ms >= (uint64_t)decay;
+        if (!all && !expired && (decay < 0 || a->ndirty <= limit))
+            break;
+        purged += purge_run(a, r);
+    }
+    a->last_purge_ms = now;
+    if (purged) {
+        a->npurge_calls++;
+        a->npurged_pages += purged;
+    }
+    return purged;
+}
+
+/* Called after every run operation, under the arena lock: cheap unless
+ * the dirty pages are over their limit or a tenth of the decay passed. */
+static void maybe_purge(xa_arena *a) {
+    long decay = xa_opt.dirty_decay_ms;
+    if (decay < 0 || a->dirty_oldest == NULL)
+        return;
+    size_t limit = a->nactive / 8 > DIRTY_MIN_PAGES ? a->nactive / 8 : DIRTY_MIN_PAGES;
+    if (decay == 0 || a->ndirty > limit || xa_now_ms() - a->last_purge_ms >= (uint64_t)decay / 10)
+        xa_arena_purge(a, decay == 0);
+}
+
+/* ---- large runs -------------------------------------------------------- */
+
+void *xa_arena_large_alloc(xa_arena *a, unsigned c, size_t alignment, bool *zeroed) {
+    size_t size = xa_class_size[c];
+    xa_mutex_lock(&a->lock);
+    xa_run *r = run_alloc(a, size >> XA_PAGE_SHIFT, alignment >> XA_PAGE_SHIFT, XA_RUN_DESC_SIZE);
+    if (r) {
+        r->kind = XA_RUN_LARGE;
+        r->sizeclass = (uint8_t)c;
+        r->bitmap.words[0] = 0;       /* the free path's bitmap test reads "taken" */
+        a->large_allocated += size;
+        a->nlarge_malloc++;
+        *zeroed = r->zeroed;
+        maybe_purge(a);
+    }
+    xa_mutex_unlock(&a->lock);
+    return r ? r->addr : NULL;
+}
+
+void xa_arena_large_free(xa_arena *a, xa_run *r) {
+    xa_mutex_lock(&a->lock);
+    a->large_allocated -= xa_class_size[r->sizeclass];
+    a->nlarge_free++;
+    run_dalloc(a, r);
+    maybe_purge(a);
+    xa_mutex_unlock(&a->lock);
+}
+
+bool xa_arena_large_resize(xa_arena *a, xa_run *r, unsigned newc) {
+    size_t old = r->npages, new = xa_class_size[newc] >> XA_PAGE_SHIFT;
+    xa_chunk *ch = xa_chunk_of(r->addr);
+    bool ok = false;
+    xa_mutex_lock(&a->lock);
+    if (new < old) {
+        xa_run *fr = desc_alloc(a, XA_RUN_DESC_SIZE);
+        if (fr) {
+            r->npages = (uint16_t)new;
+            a->nactive -= old - new;
+            free_pages(a, ch, fr, r->page + new, old - new);
+            ok = true;
+        }
+    } else if (r->page + new <= XA_CHUNK_PAGES) {
+        size_t next = r->page + old;
+        xa_run *nb = next < XA_CHUNK_PAGES ? xa_chunk_map_get(ch, (unsigned)next) : NULL;
+        if (nb && nb->kind == XA_RUN_FREE && nb->npages >= new - old) {
+            bool dirty = nb->dirty;
+            uint64_t since = nb->dirty_since_ms;
+            free_run_remove(a, nb);
+            if (nb->npages == XA_USABLE_PAGES)
+                a->nempty_chunks--;
+            size_t left = nb->npages - (new - old);
+            r->npages = (uint16_t)new;
+            map_range(r);
+            a->nactive += new - old;
+            if (left) {
+                nb->page = (uint16_t)(r->page + new);
+                nb->npages = (uint16_t)left;
+                nb->addr = (char *)ch + nb->page * XA_PAGE;
+                free_run_insert(a, nb, dirty, since);
+            } else {
+                desc_free(a, nb);
+            }
+            ok = true;
+        }
+    }
+    if (ok) {
+        a->large_allocated += (size_t)xa_class_size[newc] - xa_class_size[r->sizeclass];
+        r->sizeclass = (uint8_t)newc;
+        maybe_purge(a);
+    }
+    xa_mutex_unlock(&a->lock);
+    return ok;
+}
+
+/* ---- small classes ----------------------------------------------------- */
+
+static xa_run *slab_new(xa_arena *a, unsigned c) {
+    const xa_slab_geom *g = &xa_slab_geom_of[c];
+    xa_mutex_lock(&a->lock);
+    xa_run *r = run_alloc(a, g->pages, 1, xa_slab_desc_size(g->nregs));
+    if (r)
+        xa_slab_init(r, c);
+    maybe_purge(a);
+    xa_mutex_unlock(&a->lock);
+    return r;
+}
+
+unsigned xa_arena_fill(xa_arena *a, unsigned c, void **out, unsigned want) {
+    xa_bin *bin = &a->bins[c];
+    unsigned got = 0;
+    xa_mutex_lock(&bin->lock);
+    while (got < want) {
+        xa_run *r = bin->cur;
+        if (r == NULL || r->nfree == 0) {
+            xa_rb_node *n = xa_rb_first(&bin->nonfull);
+            if (n) {
+                r = xa_rb_entry(n, xa_run, node);
+                xa_rb_remove(&bin->nonfull, n);
+            } else {
+                r = slab_new(a, c);
+                if (r == NULL)
+                    break;
+                bin->nslabs++;
+                bin->nslabs_created++;
+            }
+            bin->cur = r;
+        }
+        got += xa_slab_take(r, out + got, want - got);
+    }
+    bin->curregs += got;
+    bin->nfills++;
+    xa_mutex_unlock(&bin->lock);
+    for (unsigned i = 0, j = got; i + 1 < j; i++, j--) {   /* lowest address last */
+        void *t = out[i];
+        out[i] = out[j - 1];
+        out[j - 1] = t;
+    }
+    return got;
+}
+
+void xa_arena_small_free(xa_arena *a, unsigned c, void *const *ptrs, unsigned n) {
+    xa_bin *bin = &a->bins[c];
+    xa_run *empty = NULL;              /* slabs to release, linked by node.left */
+    xa_mutex_lock(&bin->lock);
+    for (unsigned i = 0; i < n; i++) {
+        xa_run *r = xa_chunk_map_get(xa_chunk_of(ptrs[i]), xa_page_of(ptrs[i]));
+        int idx = xa_slab_region_of(r, ptrs[i]);
+        if (unlikely(idx < 0 || !xa_slab_put(r, (unsigned)idx))) {
+            xa_report_pointer("double free", ptrs[i]);
+            continue;
+        }
+        bin->curregs--;
+        if (r == bin->cur)
+            continue;
+        if (r->nfree == r->nregs) {
+            if (r->nregs > 1)
+                xa_rb_remove(&bin->nonfull, &r->node);
+            r->node.left = (xa_rb_node *)empty;
+            empty = r;
+            bin->nslabs--;
+        } else if (r->nfree == 1) {
+            xa_rb_insert(&bin->nonfull, &r->node);
+        }
+    }
+    bin->nflushes++;
+    xa_mutex_unlock(&bin->lock);
+    if (empty) {
+        xa_mutex_lock(&a->lock);
+        while (empty) {
+            xa_run *next = (xa_run *)empty->node.left;
+            run_dalloc(a, empty);
+            empty = next;
+        }
+        maybe_purge(a);
+        xa_mutex_unlock(&a->lock);
+    }
+}
+
+/* ---- arenas ------------------------------------------------------------ */
+
+static void arena_init(xa_arena *a, unsigned index) {
+    memset(a, 0, sizeof *a);
+    a->index = index;
+    xa_mutex_init(&a->lock);
+    xa_rb_init(&a->avail, avail_cmp);
+    a->last_purge_ms = xa_now_ms();
+    for (unsigned c = 0; c < XA_NSMALL; c++) {
+        xa_mutex_init(&a->bins[c].lock);
+        xa_rb_init(&a->bins[c].nonfull, addr_cmp);
+    }
+}
+
+xa_arena *xa_arena_get(unsigned index) {
+    xa_arena *a = __atomic_load_n(&xa_arenas[index], __ATOMIC_ACQUIRE);
+    if (likely(a != NULL))
+        return a;
+    xa_mutex_lock(&arenas_lock);
+    a = xa_arenas[index];
+    if (a == NULL) {
+        a = xa_base_alloc(&arenas_meta, sizeof *a + XA_CACHELINE);
+        if (a) {
+            a = (xa_arena *)XA_ALIGN_UP((uintptr_t)a, XA_CACHELINE);
+            arena_init(a, index);
+            __atomic_store_n(&xa_arenas[index], a, __ATOMIC_RELEASE);
+        }
+    }
+    xa_mutex_unlock(&arenas_lock);
+    return a;
+}
+
+void xa_arena_prefork(void) {
+    xa_mutex_lock(&arenas_lock);
+    for (unsigned i = 0; i < XA_MAX_ARENAS; i++) {
+        xa_arena *a = xa_arenas[i];
+        if (a == NULL)
+            continue;
+        for (unsigned c = 0; c < XA_NSMALL; c++)
+            xa_mutex_lock(&a->bins[c].lock);
+        xa_mutex_lock(&a->lock);
+    }
+}
+
+void xa_arena_postfork_parent(void) {
+    for (unsigned i = 0; i < XA_MAX_ARENAS; i++) {
+        xa_arena *a = xa_arenas[i];
+        if (a == NULL)
+            continue;
+        xa_mutex_unlock(&a->lock);
+        for (unsigned c = 0; c < XA_NSMALL; c++)
+            xa_mutex_unlock(&a->bins[c].lock);
+    }
+    xa_mutex_unlock(&arenas_lock);
+}
+
+void xa_arena_postfork_child(void) {
+    for (unsigned i = 0; i < XA_MAX_ARENAS; i++) {
+        xa_arena *a = xa_arenas[i];
+        if (a == NULL)
+            continue;
+        xa_mutex_postfork_child(&a->lock);
+        for (unsigned c = 0; c < XA_NSMALL; c++)
+            xa_mutex_postfork_child(&a->bins[c].lock);
+    }
+    xa_mutex_postfork_child(&arenas_lock);
+}

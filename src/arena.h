@@ -1,0 +1,71 @@
+/* Arenas: where thread caches get their memory. Each arena has one bin per
+ * small class (own lock, a current slab, the other non-full slabs ordered
+ * by address so low addresses fill first) and a page-run allocator over its
+ * chunks (free runs in a tree ordered by size then address: best fit, low
+ * addresses first). Lock order: bin lock, then arena lock. */
+#ifndef XA_ARENA_H
+#define XA_ARENA_H
+
+#include "chunk.h"
+#include "base.h"
+#include "lock.h"
+#include "sizeclass.h"
+
+#define XA_MAX_ARENAS 256
+
+typedef struct xa_bin {
+    xa_mutex lock;
+    xa_run *cur;              /* regions come from here first; not in nonfull */
+    xa_rb_tree nonfull;       /* other slabs with 0 < nfree, by address */
+    /* statistics, under lock */
+    uint64_t nfills, nflushes, nslabs_created;
+    size_t nslabs;            /* slabs currently owned */
+    size_t curregs;           /* regions handed out (tcaches count as out) */
+} __attribute__((aligned(XA_CACHELINE))) xa_bin;
+
+typedef struct xa_arena {
+    xa_mutex lock;            /* runs, chunks, base, dirty list, counters below */
+    unsigned index;
+    xa_rb_tree avail;         /* free runs by (npages, address) */
+    xa_run *dirty_oldest, *dirty_newest;
+    size_t ndirty;            /* pages in dirty free runs */
+    size_t nactive;           /* pages in slabs and large runs */
+    size_t nchunks, nempty_chunks;
+    uint64_t last_purge_ms;
+    xa_base base;             /* run descriptors */
+    /* statistics, under lock */
+    size_t large_allocated;   /* bytes */
+    uint64_t nlarge_malloc, nlarge_free, npurge_calls, npurged_pages;
+    xa_bin bins[XA_NSMALL];
+} xa_arena;
+
+extern xa_arena *xa_arenas[XA_MAX_ARENAS];
+extern unsigned xa_narenas;
+
+/* The arena with this index, created on first use; NULL when out of memory. */
+xa_arena *xa_arena_get(unsigned index);
+
+/* Small: fill out[] with up to want regions of class c; returns how many.
+ * out[want-1] gets the lowest address, so a LIFO pops low addresses first. */
+unsigned xa_arena_fill(xa_arena *a, unsigned c, void **out, unsigned want);
+/* Return n regions of class c that all live in arena a. */
+void xa_arena_small_free(xa_arena *a, unsigned c, void *const *ptrs, unsigned n);
+
+/* Large: a run of class c aligned to alignment (a power of two >= page). */
+void *xa_arena_large_alloc(xa_arena *a, unsigned c, size_t alignment, bool *zeroed);
+void xa_arena_large_free(xa_arena *a, xa_run *r);
+/* Resize large run r to class newc in place; false when the neighbours do
+ * not allow it (nothing changed then). */
+bool xa_arena_large_resize(xa_arena *a, xa_run *r, unsigned newc);
+
+/* Return dirty pages to the OS: all of them, or only those past decay. */
+size_t xa_arena_purge(xa_arena *a, bool all);
+
+/* fork: take every lock of every arena, release or re-init them. */
+void xa_arena_prefork(void);
+void xa_arena_postfork_parent(void);
+void xa_arena_postfork_child(void);
+
+uint64_t xa_now_ms(void);
+
+#endif

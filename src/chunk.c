@@ -1,0 +1,37 @@
+#include "chunk.h"
+#include "pages.h"
+
+uint64_t *xa_registry;
+
+bool xa_registry_init(void) {
+    xa_registry = xa_pages_reserve(XA_REGISTRY_BITS / 8);
+    return xa_registry != NULL;
+}
+
+static void registry_set(const void *chunk, bool on) {
+    uint64_t i = (uintptr_t)chunk >> XA_CHUNK_SHIFT;
+    uint64_t bit = (uint64_t)1 << (i % 64);
+    if (on)
+        __atomic_fetch_or(&xa_registry[i / 64], bit, __ATOMIC_RELEASE);
+    else
+        __atomic_fetch_and(&xa_registry[i / 64], ~bit, __ATOMIC_RELEASE);
+}
+
+xa_chunk *xa_chunk_new(struct xa_arena *arena) {
+    xa_chunk *ch = xa_pages_map(XA_CHUNK, XA_CHUNK);
+    if (ch == NULL)
+        return NULL;
+    if ((uintptr_t)ch >> XA_CHUNK_SHIFT >= XA_REGISTRY_BITS) {
+        /* Beyond 47 bits (5-level paging): the registry cannot vouch for it. */
+        xa_pages_unmap(ch, XA_CHUNK);
+        return NULL;
+    }
+    ch->arena = arena;     /* the page map stays untouched until runs use it */
+    registry_set(ch, true);
+    return ch;
+}
+
+void xa_chunk_delete(xa_chunk *ch) {
+    registry_set(ch, false);
+    xa_pages_unmap(ch, XA_CHUNK);
+}

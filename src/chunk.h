@@ -1,0 +1,109 @@
+/* Chunks: 4 MiB of address space, 4 MiB-aligned, owned by one arena. The
+ * first two pages are the header: the owning arena and a page map with one
+ * entry per page, pointing at the descriptor of the run that covers it.
+ * User data never shares a page with metadata.
+ *
+ *   pointer -> chunk (mask) -> map[page] -> run descriptor : two loads.
+ *
+ * A registry with one bit per 4 MiB of address space tells xalloc's chunks
+ * from foreign memory before any header is read. */
+#ifndef XA_CHUNK_H
+#define XA_CHUNK_H
+
+#include "xa_common.h"
+#include "bitmap.h"
+#include "rbtree.h"
+
+struct xa_arena;
+
+enum xa_run_kind {
+    XA_RUN_FREE  = 1,    /* free pages, in the arena's avail tree */
+    XA_RUN_SLAB  = 2,    /* pages cut into regions of one small class */
+    XA_RUN_LARGE = 3,    /* one large allocation */
+};
+
+/* Marks a descriptor that the free fast path must not trust (free runs):
+ * it is above every tcache class, so one compare sends it to the slow path. */
+#define XA_CLASS_NONE 0xff
+
+/* A run of pages inside a chunk. Invariants:
+ *  - runs tile the usable pages of a chunk; map[] entries of every page of
+ *    an allocated run (slab or large) point at its descriptor; a free run
+ *    guarantees only its first and last page entries (interior entries may
+ *    be stale and are never trusted without the range check);
+ *  - a slab's bitmap has nregs bits, set = free; nfree counts them;
+ *  - a free run is in arena->avail (ordered by npages, then address) and,
+ *    when dirty, on the arena's dirty list. */
+typedef struct xa_run {
+    uint8_t kind;
+    uint8_t sizeclass;        /* slab and large: class; free: XA_CLASS_NONE */
+    uint8_t dirty;            /* free: pages may be resident and non-zero */
+    uint8_t zeroed;           /* large: pages were known zero when handed out */
+    uint16_t nfree;           /* slab: free regions */
+    uint16_t nregs;           /* slab: regions in total */
+    uint16_t npages;
+    uint16_t page;            /* index of the first page in its chunk */
+    uint16_t desc_size;       /* bytes of this descriptor, for the base allocator */
+    uint16_t unused;
+    char *addr;               /* first byte of the run */
+    xa_rb_node node;          /* slab: bin->nonfull; free: arena->avail */
+    union {
+        struct {              /* free runs */
+            struct xa_run *dirty_prev, *dirty_next;
+            uint64_t dirty_since_ms;
+        };
+        xa_bitmap bitmap;     /* slabs: XA_BITMAP_WORDS(nregs) words follow */
+    };
+} xa_run;
+
+#define XA_RUN_DESC_SIZE (offsetof(xa_run, bitmap) + 3 * sizeof(void *))
+
+XA_INLINE size_t xa_slab_desc_size(unsigned nregs) {
+    size_t s = offsetof(xa_run, bitmap) + xa_bitmap_size(nregs);
+    return s > XA_RUN_DESC_SIZE ? s : XA_RUN_DESC_SIZE;
+}
+
+typedef struct xa_chunk {
+    struct xa_arena *arena;
+    uint64_t reserved;
+    xa_run *map[XA_USABLE_PAGES];   /* map[i] covers page i + XA_HEADER_PAGES */
+} xa_chunk;
+
+_Static_assert(sizeof(xa_chunk) == XA_HEADER_PAGES * XA_PAGE, "chunk header is two pages");
+
+XA_INLINE xa_chunk *xa_chunk_of(const void *p) {
+    return (xa_chunk *)((uintptr_t)p & ~(uintptr_t)XA_CHUNK_MASK);
+}
+
+XA_INLINE unsigned xa_page_of(const void *p) {
+    return (unsigned)(((uintptr_t)p & XA_CHUNK_MASK) >> XA_PAGE_SHIFT);
+}
+
+XA_INLINE xa_run *xa_chunk_map_get(const xa_chunk *ch, unsigned page) {
+    return ch->map[page - XA_HEADER_PAGES];
+}
+
+XA_INLINE void xa_chunk_map_set(xa_chunk *ch, unsigned page, xa_run *r) {
+    ch->map[page - XA_HEADER_PAGES] = r;
+}
+
+/* The registry: bit i set when [i * 4 MiB, (i + 1) * 4 MiB) is an arena
+ * chunk. 2^47 bytes / 4 MiB = 2^25 bits, a 4 MiB lazily touched mapping. */
+#define XA_REGISTRY_BITS ((uint64_t)1 << (47 - XA_CHUNK_SHIFT))
+extern uint64_t *xa_registry;
+
+bool xa_registry_init(void);
+
+XA_INLINE bool xa_registry_has(const void *chunk) {
+    uint64_t i = (uintptr_t)chunk >> XA_CHUNK_SHIFT;
+    if (unlikely(i >= XA_REGISTRY_BITS))
+        return false;
+    return (__atomic_load_n(&xa_registry[i / 64], __ATOMIC_RELAXED) >> (i % 64)) & 1;
+}
+
+/* Map a fresh chunk for arena; registers it. NULL when the OS refuses. */
+xa_chunk *xa_chunk_new(struct xa_arena *arena);
+/* Unregister and unmap. */
+void xa_chunk_delete(xa_chunk *ch);
+
+#endif

@@ -1,0 +1,25 @@
+/* The operating-system layer: the only part that maps, unmaps or advises
+ * memory. Everything above it asks for pages here. */
+#ifndef XA_PAGES_H
+#define XA_PAGES_H
+
+#include "xa_common.h"
+
+/* size and alignment are multiples of the page size; alignment a power of
+ * two. Returns NULL (errno untouched by design of the caller) on failure. */
+void *xa_pages_map(size_t size, size_t alignment);
+void  xa_pages_unmap(void *addr, size_t size);
+/* Reserve address space that is touched lazily (no swap reservation). */
+void *xa_pages_reserve(size_t size);
+/* Give the pages back to the OS; they read as zero afterwards. */
+void  xa_pages_purge(void *addr, size_t size);
+/* Grow or shrink a mapping in place; false when the neighbour is taken. */
+bool  xa_pages_resize_in_place(void *addr, size_t old_size, size_t new_size);
+/* Move a mapping's pages to new_addr (which must be a mapping of new_size
+ * that this call replaces) without copying them. */
+bool  xa_pages_move(void *old_addr, size_t old_size, void *new_addr, size_t new_size);
+
+enum xa_thp_mode { XA_THP_DEFAULT, XA_THP_ALWAYS, XA_THP_NEVER };
+void xa_pages_set_thp(void *addr, size_t size, int mode);
+
+#endif

@@ -1,0 +1,55 @@
+/* Size classes: 8, 16, 32, 48, 64, 80, 96, 112, 128, then 4 classes per
+ * doubling. Small classes (up to 14 KiB) live in slabs; large classes
+ * (16 KiB to 2 MiB, page multiples) are page runs; above that is huge. */
+#ifndef XA_SIZECLASS_H
+#define XA_SIZECLASS_H
+
+#include "xa_common.h"
+
+#define XA_NSMALL      36
+#define XA_NLARGE      29
+#define XA_NCLASSES    (XA_NSMALL + XA_NLARGE)
+#define XA_SMALL_MAX   ((size_t)14336)
+#define XA_LARGE_MIN   ((size_t)16384)
+#define XA_LARGE_MAX   ((size_t)2 << 20)
+#define XA_SLAB_MAX_PAGES 16
+
+/* Slab geometry of a small class: chosen so the tail left over after the
+ * last region is at most 1/64 of the slab. */
+typedef struct xa_slab_geom {
+    uint16_t pages;
+    uint16_t nregs;
+} xa_slab_geom;
+
+extern uint32_t xa_class_size[XA_NCLASSES];
+/* ceil(2^32 / size): byte offset -> region index without a division. */
+extern uint32_t xa_class_recip[XA_NCLASSES];
+extern xa_slab_geom xa_slab_geom_of[XA_NSMALL];
+extern uint8_t xa_class_lookup[XA_SMALL_MAX / 8 + 1];
+
+void xa_sizeclass_init(void);
+
+/* Class of a small size (n <= XA_SMALL_MAX): one table load. */
+XA_INLINE unsigned xa_small_class(size_t n) {
+    return xa_class_lookup[(n + 7) >> 3];
+}
+
+/* Class of any size up to XA_LARGE_MAX. */
+XA_INLINE unsigned xa_size_class(size_t n) {
+    if (likely(n <= XA_SMALL_MAX))
+        return xa_small_class(n);
+    if (n <= XA_LARGE_MIN)
+        return XA_NSMALL;
+    size_t x = n - 1;
+    unsigned k = 63 - (unsigned)__builtin_clzll(x);   /* 2^k <= x < 2^(k+1) */
+    unsigned step = (unsigned)(x >> (k - 2));          /* 4..7 */
+    return XA_NSMALL + (k - 14) * 4 + (step - 4) + 1;
+}
+
+/* Region index of a byte offset inside a run of class c (exact for every
+ * offset inside a slab; for large runs only offset 0 maps back to 0). */
+XA_INLINE unsigned xa_region_index(unsigned c, size_t offset) {
+    return (unsigned)(((uint64_t)offset * xa_class_recip[c]) >> 32);
+}
+
+#endif

@@ -1,0 +1,18 @@
+#include "slab.h"
+
+void xa_slab_init(xa_run *r, unsigned c) {
+    r->kind = XA_RUN_SLAB;
+    r->sizeclass = (uint8_t)c;
+    r->nregs = xa_slab_geom_of[c].nregs;
+    r->nfree = r->nregs;
+    xa_bitmap_init_full(&r->bitmap, r->nregs);
+}
+
+unsigned xa_slab_take(xa_run *r, void **out, unsigned want) {
+    size_t size = xa_class_size[r->sizeclass];
+    unsigned n = want < r->nfree ? want : r->nfree;
+    for (unsigned i = 0; i < n; i++)
+        out[i] = r->addr + (size_t)xa_bitmap_take_first(&r->bitmap) * size;
+    r->nfree -= (uint16_t)n;
+    return n;
+}

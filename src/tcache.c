@@ -1,0 +1,183 @@
+#include <pthread.h>
+#include <string.h>
+#include "tcache.h"
+#include "conf.h"
+#include "report.h"
+
+__thread xa_tsd xa_tls __attribute__((tls_model("initial-exec")));
+
+static pthread_key_t tsd_key;
+static unsigned next_arena;
+
+/* Blocks cached per class: about 32 KiB worth, 8 to 200 blocks. Large
+ * classes keep a handful: each one is at least 16 KiB. */
+static uint32_t bin_capacity(unsigned c) {
+    if (c >= XA_NSMALL)
+        return 4;
+    uint32_t n = 32768 / xa_class_size[c];
+    return n < 8 ? 8 : n > 200 ? 200 : n;
+}
+
+unsigned xa_tsd_next_arena(void) {
+    return __atomic_fetch_add(&next_arena, 1, __ATOMIC_RELAXED) % xa_narenas;
+}
+
+static void tsd_destroy(void *arg) {
+    xa_tsd *t = arg;
+    if (t->state != XA_TSD_ACTIVE)
+        return;
+    xa_tcache_flush_all(t);
+    void **stacks = t->stacks;
+    memset(t->bins, 0, sizeof t->bins);
+    t->stacks = NULL;
+    t->state = XA_TSD_DEAD;          /* later calls in this thread skip the cache */
+    if (stacks) {
+        xa_chunk *ch = xa_chunk_of(stacks);
+        xa_run *r = xa_chunk_map_get(ch, xa_page_of(stacks));
+        xa_arena_large_free(ch->arena, r);
+    }
+}
+
+bool xa_tsd_boot(void) {
+    return pthread_key_create(&tsd_key, tsd_destroy) == 0;
+}
+
+static size_t round_large(size_t bytes) {
+    return bytes < XA_LARGE_MIN ? XA_LARGE_MIN : bytes;
+}
+
+XA_NOINLINE static void tsd_init(xa_tsd *t) {
+    t->state = XA_TSD_INITIALIZING;
+    t->arena = xa_arena_get(xa_tsd_next_arena());
+    if (t->arena == NULL) {
+        t->state = XA_TSD_UNINIT;
+        return;
+    }
+    if (!xa_opt.tcache) {
+        t->state = XA_TSD_ACTIVE;     /* arena bound, every bin max 0 */
+        return;
+    }
+    unsigned ncached = 0;
+    size_t total = 0;
+    while (ncached < XA_NCLASSES && xa_class_size[ncached] <= xa_opt.tcache_max)
+        total += bin_capacity(ncached++);
+    bool zeroed;
+    size_t bytes = round_large(total * sizeof(void *));
+    void **stacks = xa_arena_large_alloc(t->arena, xa_size_class(bytes), XA_PAGE, &zeroed);
+    if (stacks == NULL) {
+        t->state = XA_TSD_ACTIVE;     /* works, uncached */
+        return;
+    }
+    t->stacks = stacks;
+    for (unsigned c = 0, off = 0; c < ncached; c++) {
+        t->bins[c].stack = stacks + off;
+        t->bins[c].n = 0;
+        t->bins[c].max = bin_capacity(c);
+        off += t->bins[c].max;
+    }
+    t->last_gc_ms = xa_now_ms();
+    pthread_setspecific(tsd_key, t);  /* arms the exit flush */
+    t->state = XA_TSD_ACTIVE;
+}
+
+xa_tsd *xa_tsd_get(void) {
+    xa_tsd *t = &xa_tls;
+    if (unlikely(t->state == XA_TSD_UNINIT))
+        tsd_init(t);
+    if (unlikely(t->arena == NULL)) {
+        /* Still setting up (recursion) or exiting without an arena. */
+        if (t->state == XA_TSD_UNINIT)
+            return NULL;
+        t->arena = xa_arena_get(xa_tsd_next_arena());
+        if (t->arena == NULL)
+            return NULL;
+    }
+    return t;
+}
+
+/* Return stack[0 .. nflush) of bin c to the owning arenas, one bin lock per
+ * arena per batch; the rest slides down. */
+static void tbin_flush(xa_tsd *t, unsigned c, uint32_t nflush) {
+    xa_tbin *b = &t->bins[c];
+    void **items = b->stack;
+    if (c < XA_NSMALL) {
+        uint32_t done = 0;
+        while (done < nflush) {
+            xa_arena *a = xa_chunk_of(items[done])->arena;
+            uint32_t j = done;
+            for (uint32_t i = done; i < nflush; i++)
+                if (xa_chunk_of(items[i])->arena == a) {
+                    void *tmp = items[i];
+                    items[i] = items[j];
+                    items[j++] = tmp;
+                }
+            xa_arena_small_free(a, c, items + done, j - done);
+            done = j;
+        }
+    } else {
+        for (uint32_t i = 0; i < nflush; i++) {
+            xa_chunk *ch = xa_chunk_of(items[i]);
+            xa_arena_large_free(ch->arena, xa_chunk_map_get(ch, xa_page_of(items[i])));
+        }
+    }
+    memmove(items, items + nflush, (b->n - nflush) * sizeof(void *));
+    b->n -= nflush;
+    if (b->n < t->low_water[c])
+        t->low_water[c] = b->n;
+    t->nflushes++;
+}
+
+/* Incremental GC, one bin per pass: blocks a bin kept unused since the
+ * last pass (its low-water mark) are mostly given back, so a thread whose
+ * needs shrank does not hoard memory. */
+#define GC_INTERVAL_MS 100
+
+static void tcache_gc(xa_tsd *t) {
+    uint64_t now = xa_now_ms();
+    if (now - t->last_gc_ms < GC_INTERVAL_MS)
+        return;
+    t->last_gc_ms = now;
+    for (unsigned k = 0; k < 8; k++) {
+        unsigned c = t->gc_next;
+        t->gc_next = (c + 1) % XA_NCLASSES;
+        xa_tbin *b = &t->bins[c];
+        if (b->max == 0)
+            continue;
+        uint32_t idle = t->low_water[c];
+        if (idle > b->n)
+            idle = b->n;
+        if (idle)
+            tbin_flush(t, c, idle - idle / 4);
+        t->low_water[c] = b->n;
+    }
+}
+
+void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c) {
+    xa_tbin *b = &t->bins[c];
+    tcache_gc(t);
+    t->nfills++;
+    if (c < XA_NSMALL) {
+        uint32_t want = b->max / 2 ? b->max / 2 : 1;
+        b->n = xa_arena_fill(t->arena, c, b->stack, want);
+        t->low_water[c] = 0;
+        if (b->n == 0)
+            return NULL;
+        return b->stack[--b->n];
+    }
+    bool zeroed;
+    return xa_arena_large_alloc(t->arena, c, XA_PAGE, &zeroed);
+}
+
+void xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p) {
+    xa_tbin *b = &t->bins[c];
+    tcache_gc(t);
+    if (b->n >= b->max)
+        tbin_flush(t, c, b->n - b->max / 2);
+    b->stack[b->n++] = p;
+}
+
+void xa_tcache_flush_all(xa_tsd *t) {
+    for (unsigned c = 0; c < XA_NCLASSES; c++)
+        if (t->bins[c].n)
+            tbin_flush(t, c, t->bins[c].n);
+}

@@ -1,0 +1,54 @@
+/* Thread caches: per thread, one LIFO stack of free blocks per size class.
+ * The fast paths in alloc.h pop and push here without a lock or an atomic;
+ * misses fill a batch from the thread's arena, overflows flush a batch back
+ * to the arenas that own the blocks. The thread state lives in initial-exec
+ * TLS so reaching it is one instruction off the thread pointer. */
+#ifndef XA_TCACHE_H
+#define XA_TCACHE_H
+
+#include "arena.h"
+
+typedef struct xa_tbin {
+    void **stack;             /* stack[0 .. n) cached blocks, newest on top */
+    uint32_t n;
+    uint32_t max;             /* 0: class not cached (or no cache yet): slow path */
+} xa_tbin;
+
+enum xa_tsd_state {
+    XA_TSD_UNINIT = 0,        /* TLS starts zeroed: every bin has max 0 */
+    XA_TSD_ACTIVE,
+    XA_TSD_INITIALIZING,      /* recursion while setting up: no cache */
+    XA_TSD_DEAD,              /* thread exiting: serve from the arena directly */
+};
+
+typedef struct xa_tsd {
+    xa_tbin bins[XA_NCLASSES];
+    xa_arena *arena;
+    uint8_t state;
+    uint32_t low_water[XA_NCLASSES];  /* fewest blocks cached since the last GC pass */
+    uint64_t last_gc_ms;
+    unsigned gc_next;                 /* next bin the incremental GC visits */
+    void **stacks;                    /* one block holding every stack */
+    uint64_t nfills, nflushes;
+} xa_tsd;
+
+extern __thread xa_tsd xa_tls __attribute__((tls_model("initial-exec")));
+
+/* The calling thread's state, set up on first use. Returns NULL only when
+ * no arena can be created (out of memory). */
+xa_tsd *xa_tsd_get(void);
+
+/* Refill an empty bin from the arena; returns a block or NULL. */
+void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c);
+/* Push into a full bin: flush the older half first. */
+void xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p);
+/* Return every cached block to its arena (thread exit, malloc_trim). */
+void xa_tcache_flush_all(xa_tsd *t);
+
+/* pthread key destructor and its key, created at bootstrap. */
+bool xa_tsd_boot(void);
+
+/* Which arena a new thread gets: round robin over narenas. */
+unsigned xa_tsd_next_arena(void);
+
+#endif
