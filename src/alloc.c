@@ -19,7 +19,7 @@ static void *arena_alloc(xa_arena *a, unsigned c, bool *zeroed) {
     if (c < XA_NSMALL) {
         void *p;
         *zeroed = false;
-        return xa_arena_fill(a, c, &p, 1) ? p : NULL;
+        return xa_arena_fill(a, c, &p, 1, 1) ? p : NULL;
     }
     return xa_arena_large_alloc(a, c, XA_PAGE, zeroed);
 }
@@ -37,6 +37,26 @@ static void *oom(void) {
     return NULL;
 }
 
+/* junk:true fills fresh blocks with 0xa5 and freed ones with 0x5a, so
+ * reads of uninitialised or freed memory show. It turns the thread caches
+ * off (tcache.c), so every block passes through these slow paths. */
+static void *junk_fresh(void *p, size_t usable) {
+    if (unlikely(xa_opt.junk) && p)
+        memset(p, 0xa5, usable);
+    return p;
+}
+
+static void count_direct_alloc(size_t bytes) {
+    xa_tls.direct_allocated += bytes;
+}
+
+/* An in-place resize counts as freeing the old block and allocating the
+ * new one, as jemalloc's thread.allocated does. */
+static void count_resize(size_t old, size_t new) {
+    xa_tls.direct_deallocated += old;
+    xa_tls.direct_allocated += new;
+}
+
 XA_NOINLINE void *xa_malloc_slow(size_t size) {
     if (unlikely(!xa_ensure_init()))
         return oom();
@@ -44,17 +64,31 @@ XA_NOINLINE void *xa_malloc_slow(size_t size) {
         if (size > PTRDIFF_MAX)
             return oom();
         void *p = xa_huge_alloc(size, XA_CHUNK);
-        return p ? p : oom();
+        if (p == NULL)
+            return oom();
+        count_direct_alloc(XA_ALIGN_UP(size, XA_PAGE));
+        return junk_fresh(p, XA_ALIGN_UP(size, XA_PAGE));
     }
     unsigned c = xa_size_class(size);
     xa_tsd *t = xa_tsd_get();
     void *p;
-    bool zeroed;
-    if (t && t->bins[c].max)
-        p = t->bins[c].n ? t->bins[c].stack[--t->bins[c].n] : xa_tcache_alloc_slow(t, c);
-    else
+    if (t && t->bins[c].max) {
+        xa_tbin *b = &t->bins[c];
+        if (b->n) {
+            b->nmalloc++;
+            p = b->stack[--b->n];
+        } else {
+            p = xa_tcache_alloc_slow(t, c);
+        }
+    } else {
+        bool zeroed;
         p = arena_alloc(t ? t->arena : xa_arena_get(0), c, &zeroed);
-    return p ? p : oom();
+        if (p)
+            count_direct_alloc(xa_class_size[c]);
+    }
+    if (p == NULL)
+        return oom();
+    return junk_fresh(p, xa_class_size[c]);
 }
 
 /* Why p is not a block xalloc can free, in the words of the report. */
@@ -84,7 +118,12 @@ XA_NOINLINE void xa_free_slow(void *p) {
         return;
     int saved = errno;
     if (((uintptr_t)p & XA_CHUNK_MASK) == 0) {
-        if (!xa_huge_free(p))
+        size_t usable = xa_huge_usable(p);
+        if (usable && unlikely(xa_opt.junk))
+            memset(p, 0x5a, usable);
+        if (usable && xa_huge_free(p))
+            xa_tls.direct_deallocated += usable;
+        else
             xa_report_pointer("invalid free (not allocated by xalloc)", p);
         errno = saved;
         return;
@@ -104,6 +143,9 @@ XA_NOINLINE void xa_free_slow(void *p) {
         else
             xa_tcache_free_slow(t, c, p);
     } else {
+        if (unlikely(xa_opt.junk))
+            memset(p, 0x5a, xa_class_size[c]);
+        xa_tls.direct_deallocated += xa_class_size[c];
         arena_free(r, p);
     }
     errno = saved;
@@ -167,14 +209,19 @@ void *xa_calloc(size_t nmemb, size_t size) {
         if (total > PTRDIFF_MAX)
             return oom();
         void *p = xa_huge_alloc(total, XA_CHUNK);   /* fresh pages: zero */
-        return p ? p : oom();
+        if (p == NULL)
+            return oom();
+        count_direct_alloc(XA_ALIGN_UP(total, XA_PAGE));
+        return p;
     }
     /* Large: straight from the arena, which knows whether the pages are
      * fresh (zero) or were used before. */
     bool zeroed;
-    void *p = arena_alloc(arena_for_thread(), xa_size_class(total), &zeroed);
+    unsigned c = xa_size_class(total);
+    void *p = arena_alloc(arena_for_thread(), c, &zeroed);
     if (p == NULL)
         return oom();
+    count_direct_alloc(xa_class_size[c]);
     if (!zeroed)
         memset(p, 0, total);
     return p;
@@ -203,12 +250,18 @@ void *xa_aligned_alloc(size_t alignment, size_t size) {
     if (usize <= XA_LARGE_MAX &&
         (usize >> XA_PAGE_SHIFT) + (alignment >> XA_PAGE_SHIFT) - 1 <= XA_USABLE_PAGES) {
         bool zeroed;
-        void *p = xa_arena_large_alloc(arena_for_thread(), xa_size_class(usize), alignment, &zeroed);
-        if (p)
-            return p;
+        unsigned c = xa_size_class(usize);
+        void *p = xa_arena_large_alloc(arena_for_thread(), c, alignment, &zeroed);
+        if (p) {
+            count_direct_alloc(xa_class_size[c]);
+            return junk_fresh(p, xa_class_size[c]);
+        }
     }
     void *p = xa_huge_alloc(size, alignment);
-    return p ? p : oom();
+    if (p == NULL)
+        return oom();
+    count_direct_alloc(XA_ALIGN_UP(size, XA_PAGE));
+    return junk_fresh(p, XA_ALIGN_UP(size, XA_PAGE));
 }
 
 void *xa_realloc(void *p, size_t size) {
@@ -227,15 +280,20 @@ void *xa_realloc(void *p, size_t size) {
             if (c == r->sizeclass)
                 return p;
             if (c >= XA_NSMALL && r->sizeclass >= XA_NSMALL &&
-                xa_arena_large_resize(xa_chunk_of(p)->arena, r, c))
+                xa_arena_large_resize(xa_chunk_of(p)->arena, r, c)) {
+                count_resize(old, xa_class_size[c]);
                 return p;
+            }
         }
     } else if (((uintptr_t)p & XA_CHUNK_MASK) == 0 && (old = xa_huge_usable(p)) != 0) {
         if (size > XA_LARGE_MAX) {
             if (size > PTRDIFF_MAX)
                 return oom();
             void *q = xa_huge_realloc(p, size);
-            return q ? q : oom();
+            if (q == NULL)
+                return oom();
+            count_resize(old, XA_ALIGN_UP(size, XA_PAGE));
+            return q;
         }
     } else {
         xa_report_pointer(p && xa_owns(p) ? "realloc of freed or interior pointer"

@@ -22,8 +22,10 @@ bool xa_owns(const void *p);
 XA_INLINE void *xa_malloc(size_t size) {
     if (likely(size <= XA_SMALL_MAX)) {
         xa_tbin *b = &xa_tls.bins[xa_small_class(size)];
-        if (likely(b->n != 0))
+        if (likely(b->n != 0)) {
+            b->nmalloc++;
             return b->stack[--b->n];
+        }
     }
     return xa_malloc_slow(size);
 }
@@ -58,6 +60,7 @@ XA_INLINE void xa_free(void *p) {
     }
     xa_tbin *b = &xa_tls.bins[r->sizeclass];
     if (likely(b->n < b->max && (b->n == 0 || b->stack[b->n - 1] != p))) {
+        b->nfree++;
         b->stack[b->n++] = p;
         return;
     }

@@ -6,9 +6,11 @@
 #include <errno.h>
 #include <malloc.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "xalloc.h"
 #include "alloc.h"
 #include "arena.h"
+#include "stats.h"
 #include "tcache.h"
 
 #define XA_EXPORT __attribute__((visibility("default")))
@@ -132,6 +134,80 @@ XA_EXPORT int xalloc_mallopt(int param, int value) {
     }
 }
 
+XA_EXPORT void xalloc_stats_print(void (*write_cb)(void *, const char *), void *opaque,
+                                  const char *opts) {
+    xa_stats_print(write_cb, opaque, opts);
+}
+
+/* ---- glibc's introspection, filled from xalloc's own statistics -------- */
+
+XA_EXPORT struct mallinfo2 xalloc_mallinfo2(void) {
+    xa_stats s;
+    xa_stats_collect(&s, NULL);
+    struct mallinfo2 mi = {0};
+    size_t arena_mapped = s.mapped - s.huge_allocated;
+    size_t arena_used = s.allocated - s.huge_allocated;
+    mi.arena = arena_mapped;              /* non-mmapped space: our chunks */
+    mi.ordblks = 1;
+    mi.hblks = s.huge_nblocks;            /* mmapped blocks: huge ones */
+    mi.hblkhd = s.huge_allocated;
+    mi.uordblks = arena_used;             /* in use in chunks */
+    mi.fordblks = arena_mapped - arena_used;
+    mi.keepcost = s.dirty;                /* what malloc_trim would release */
+    return mi;
+}
+
+static int clamp_int(size_t v) {
+    return v > INT32_MAX ? INT32_MAX : (int)v;
+}
+
+XA_EXPORT struct mallinfo xalloc_mallinfo(void) {
+    struct mallinfo2 m = xalloc_mallinfo2();
+    struct mallinfo mi = {
+        .arena = clamp_int(m.arena), .ordblks = clamp_int(m.ordblks),
+        .hblks = clamp_int(m.hblks), .hblkhd = clamp_int(m.hblkhd),
+        .uordblks = clamp_int(m.uordblks), .fordblks = clamp_int(m.fordblks),
+        .keepcost = clamp_int(m.keepcost),
+    };
+    return mi;
+}
+
+/* glibc's layout, so scripts that parse malloc_stats output keep working. */
+XA_EXPORT void xalloc_malloc_stats(void) {
+    xa_stats s;
+    xa_arena_stats *per = NULL;
+    xa_stats_collect(&s, per);
+    char buf[512];
+    int n = snprintf(buf, sizeof buf,
+                     "Arena 0:\nsystem bytes     = %10zu\nin use bytes     = %10zu\n"
+                     "Total (incl. mmap):\nsystem bytes     = %10zu\nin use bytes     = %10zu\n"
+                     "max mmap regions = %10zu\nmax mmap bytes   = %10zu\n",
+                     s.mapped - s.huge_allocated, s.allocated - s.huge_allocated, s.mapped,
+                     s.allocated, s.huge_nblocks, s.huge_allocated);
+    if (n > 0)
+        fwrite(buf, 1, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1, stderr);
+}
+
+XA_EXPORT int xalloc_malloc_info(int options, FILE *fp) {
+    if (options != 0 || fp == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    xa_stats s;
+    xa_stats_collect(&s, NULL);
+    fprintf(fp, "<malloc version=\"xalloc-%s\">\n", XALLOC_VERSION);
+    fprintf(fp, "<total type=\"allocated\" size=\"%zu\"/>\n", s.allocated);
+    fprintf(fp, "<total type=\"active\" size=\"%zu\"/>\n", s.active);
+    fprintf(fp, "<total type=\"resident\" size=\"%zu\"/>\n", s.resident);
+    fprintf(fp, "<total type=\"mmap\" count=\"%zu\" size=\"%zu\"/>\n", s.huge_nblocks, s.huge_allocated);
+    fprintf(fp, "<system type=\"current\" size=\"%zu\"/>\n", s.mapped);
+    fprintf(fp, "<system type=\"max\" size=\"%zu\"/>\n", s.mapped);
+    fprintf(fp, "<aspace type=\"total\" size=\"%zu\"/>\n", s.mapped);
+    fprintf(fp, "<aspace type=\"mprotect\" size=\"%zu\"/>\n", s.mapped);
+    fprintf(fp, "</malloc>\n");
+    return 0;
+}
+
 #ifdef XALLOC_INTERPOSE
 #define XA_ALIAS(target) XA_EXPORT __attribute__((alias(#target)))
 
@@ -151,6 +227,10 @@ void free_sized(void *, size_t) XA_ALIAS(xalloc_free_sized);
 void free_aligned_sized(void *, size_t, size_t) XA_ALIAS(xalloc_free_aligned_sized);
 int malloc_trim(size_t) XA_ALIAS(xalloc_malloc_trim);
 int mallopt(int, int) XA_ALIAS(xalloc_mallopt);
+struct mallinfo2 mallinfo2(void) XA_ALIAS(xalloc_mallinfo2);
+struct mallinfo mallinfo(void) XA_ALIAS(xalloc_mallinfo);
+void malloc_stats(void) XA_ALIAS(xalloc_malloc_stats);
+int malloc_info(int, FILE *) XA_ALIAS(xalloc_malloc_info);
 
 /* glibc-internal names that some programs and libraries call directly. */
 void *__libc_malloc(size_t) XA_ALIAS(xalloc_malloc);

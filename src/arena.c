@@ -355,7 +355,7 @@ static xa_run *slab_new(xa_arena *a, unsigned c) {
     return r;
 }
 
-unsigned xa_arena_fill(xa_arena *a, unsigned c, void **out, unsigned want) {
+unsigned xa_arena_fill(xa_arena *a, unsigned c, void **out, unsigned want, uint64_t requests) {
     xa_bin *bin = &a->bins[c];
     unsigned got = 0;
     xa_mutex_lock(&bin->lock);
@@ -379,6 +379,7 @@ unsigned xa_arena_fill(xa_arena *a, unsigned c, void **out, unsigned want) {
     }
     bin->curregs += got;
     bin->nfills++;
+    bin->nrequests += requests;
     xa_mutex_unlock(&bin->lock);
     for (unsigned i = 0, j = got; i + 1 < j; i++, j--) {   /* lowest address last */
         void *t = out[i];

@@ -18,6 +18,7 @@ typedef struct xa_bin {
     xa_run *cur;              /* regions come from here first; not in nonfull */
     xa_rb_tree nonfull;       /* other slabs with 0 < nfree, by address */
     /* statistics, under lock */
+    uint64_t nrequests;       /* allocations served, merged from thread caches at fill */
     uint64_t nfills, nflushes, nslabs_created;
     size_t nslabs;            /* slabs currently owned */
     size_t curregs;           /* regions handed out (tcaches count as out) */
@@ -46,8 +47,9 @@ extern unsigned xa_narenas;
 xa_arena *xa_arena_get(unsigned index);
 
 /* Small: fill out[] with up to want regions of class c; returns how many.
- * out[want-1] gets the lowest address, so a LIFO pops low addresses first. */
-unsigned xa_arena_fill(xa_arena *a, unsigned c, void **out, unsigned want);
+ * out[want-1] gets the lowest address, so a LIFO pops low addresses first.
+ * requests: the caller's allocations since its last fill, for statistics. */
+unsigned xa_arena_fill(xa_arena *a, unsigned c, void **out, unsigned want, uint64_t requests);
 /* Return n regions of class c that all live in arena a. */
 void xa_arena_small_free(xa_arena *a, unsigned c, void *const *ptrs, unsigned n);
 

@@ -14,6 +14,7 @@
 #include "pages.h"
 #include "report.h"
 #include "sizeclass.h"
+#include "stats.h"
 #include "tcache.h"
 
 bool xa_initialized;
@@ -38,13 +39,19 @@ extern const char *xalloc_conf __attribute__((weak, visibility("default")));
 
 /* ---- XALLOC_CONF ------------------------------------------------------ */
 
+/* "xalloc: XALLOC_CONF: <what> 'key'", one line, no allocation. */
 static void conf_error(const char *what, const char *key, size_t klen) {
-    char buf[96];
-    size_t n = klen < sizeof buf - 1 ? klen : sizeof buf - 1;
-    memcpy(buf, key, n);
+    char buf[160];
+    size_t n = 0;
+    for (const char *w = what; *w && n < 80; w++)
+        buf[n++] = *w;
+    buf[n++] = ' ';
+    buf[n++] = '\'';
+    for (size_t i = 0; i < klen && n < sizeof buf - 2; i++)
+        buf[n++] = key[i];
+    buf[n++] = '\'';
     buf[n] = '\0';
-    xa_report_message("XALLOC_CONF: ", what);
-    xa_report_message("XALLOC_CONF:   key ", buf);
+    xa_report_message("XALLOC_CONF: ", buf);
 }
 
 static bool parse_bool(const char *v, size_t n, bool *out) {
@@ -126,10 +133,10 @@ static void conf_apply(const char *k, size_t kl, const char *v, size_t vl) {
         else goto bad;
         return;
     }
-    conf_error("unknown key, ignored", k, kl);
+    conf_error("unknown key, ignored:", k, kl);
     return;
 bad:
-    conf_error("bad value, default kept", k, kl);
+    conf_error("bad value, default kept for", k, kl);
 }
 
 void xa_conf_parse(const char *s) {
@@ -140,7 +147,7 @@ void xa_conf_parse(const char *s) {
         if (len == 0) {
             /* empty item: tolerate stray commas */
         } else if (colon == NULL) {
-            conf_error("expected key:value", s, len);
+            conf_error("expected key:value, got", s, len);
         } else {
             conf_apply(s, (size_t)(colon - s), colon + 1, len - (size_t)(colon - s) - 1);
         }
@@ -169,6 +176,10 @@ static void postfork_child(void) {
         return;
     xa_huge_postfork_child();
     xa_arena_postfork_child();
+}
+
+static void print_stats_at_exit(void) {
+    xa_stats_print(NULL, NULL, NULL);
 }
 
 /* ---- bootstrap --------------------------------------------------------- */
@@ -202,8 +213,11 @@ XA_NOINLINE bool xa_init_slow(void) {
     bool register_atfork = !atfork_registered;
     atfork_registered = true;
     xa_mutex_unlock(&init_lock);
-    /* After initialized: pthread_atfork may itself allocate. */
-    if (register_atfork)
+    /* After initialized: pthread_atfork and atexit may themselves allocate. */
+    if (register_atfork) {
         pthread_atfork(prefork, postfork_parent, postfork_child);
+        if (xa_opt.stats_print)
+            atexit(print_stats_at_exit);
+    }
     return true;
 }

@@ -53,7 +53,7 @@ XA_NOINLINE static void tsd_init(xa_tsd *t) {
         t->state = XA_TSD_UNINIT;
         return;
     }
-    if (!xa_opt.tcache) {
+    if (!xa_opt.tcache || xa_opt.junk) {
         t->state = XA_TSD_ACTIVE;     /* arena bound, every bin max 0 */
         return;
     }
@@ -156,16 +156,38 @@ void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c) {
     xa_tbin *b = &t->bins[c];
     tcache_gc(t);
     t->nfills++;
+    void *p;
     if (c < XA_NSMALL) {
         uint32_t want = b->max / 2 ? b->max / 2 : 1;
-        b->n = xa_arena_fill(t->arena, c, b->stack, want);
+        uint64_t requests = b->nmalloc - t->merged[c];
+        t->merged[c] = b->nmalloc;
+        b->n = xa_arena_fill(t->arena, c, b->stack, want, requests);
         t->low_water[c] = 0;
         if (b->n == 0)
             return NULL;
-        return b->stack[--b->n];
+        p = b->stack[--b->n];
+    } else {
+        bool zeroed;
+        p = xa_arena_large_alloc(t->arena, c, XA_PAGE, &zeroed);
+        if (p == NULL)
+            return NULL;
     }
-    bool zeroed;
-    return xa_arena_large_alloc(t->arena, c, XA_PAGE, &zeroed);
+    b->nmalloc++;
+    return p;
+}
+
+uint64_t xa_tsd_allocated(const xa_tsd *t) {
+    uint64_t sum = t->direct_allocated;
+    for (unsigned c = 0; c < XA_NCLASSES; c++)
+        sum += t->bins[c].nmalloc * xa_class_size[c];
+    return sum;
+}
+
+uint64_t xa_tsd_deallocated(const xa_tsd *t) {
+    uint64_t sum = t->direct_deallocated;
+    for (unsigned c = 0; c < XA_NCLASSES; c++)
+        sum += t->bins[c].nfree * xa_class_size[c];
+    return sum;
 }
 
 void xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p) {
@@ -173,6 +195,7 @@ void xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p) {
     tcache_gc(t);
     if (b->n >= b->max)
         tbin_flush(t, c, b->n - b->max / 2);
+    b->nfree++;
     b->stack[b->n++] = p;
 }
 

@@ -12,6 +12,7 @@ typedef struct xa_tbin {
     void **stack;             /* stack[0 .. n) cached blocks, newest on top */
     uint32_t n;
     uint32_t max;             /* 0: class not cached (or no cache yet): slow path */
+    uint64_t nmalloc, nfree;  /* served by this thread: plain counters, no atomics */
 } xa_tbin;
 
 enum xa_tsd_state {
@@ -30,6 +31,9 @@ typedef struct xa_tsd {
     unsigned gc_next;                 /* next bin the incremental GC visits */
     void **stacks;                    /* one block holding every stack */
     uint64_t nfills, nflushes;
+    uint64_t merged[XA_NCLASSES];     /* nmalloc already added to the arena bin's nrequests */
+    uint64_t direct_allocated;        /* bytes served outside the cache (huge, aligned, ...) */
+    uint64_t direct_deallocated;
 } xa_tsd;
 
 extern __thread xa_tsd xa_tls __attribute__((tls_model("initial-exec")));
@@ -44,6 +48,10 @@ void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c);
 void xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p);
 /* Return every cached block to its arena (thread exit, malloc_trim). */
 void xa_tcache_flush_all(xa_tsd *t);
+
+/* Bytes this thread allocated / freed so far (thread.allocated). */
+uint64_t xa_tsd_allocated(const xa_tsd *t);
+uint64_t xa_tsd_deallocated(const xa_tsd *t);
 
 /* pthread key destructor and its key, created at bootstrap. */
 bool xa_tsd_boot(void);
