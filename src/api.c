@@ -10,6 +10,7 @@
 #include "xalloc.h"
 #include "alloc.h"
 #include "arena.h"
+#include "purge.h"
 #include "stats.h"
 #include "tcache.h"
 
@@ -103,15 +104,7 @@ XA_EXPORT int xalloc_malloc_trim(size_t pad) {
         return 0;
     if (xa_tls.state == XA_TSD_ACTIVE)
         xa_tcache_flush_all(&xa_tls);
-    size_t released = 0;
-    for (unsigned i = 0; i < XA_MAX_ARENAS; i++) {
-        xa_arena *a = __atomic_load_n(&xa_arenas[i], __ATOMIC_ACQUIRE);
-        if (a == NULL)
-            continue;
-        xa_mutex_lock(&a->lock);
-        released += xa_arena_purge(a, true);
-        xa_mutex_unlock(&a->lock);
-    }
+    size_t released = xa_purge_all();
     return released != 0;
 }
 

@@ -9,6 +9,7 @@
 #include "xalloc.h"
 #include "arena.h"
 #include "init.h"
+#include "purge.h"
 #include "stats.h"
 #include "tcache.h"
 
@@ -52,17 +53,6 @@ static int stat_value(const char *name, size_t *v) {
             return 0;
         }
     return ENOENT;
-}
-
-static void purge_all(void) {
-    for (unsigned i = 0; i < XA_MAX_ARENAS; i++) {
-        xa_arena *a = __atomic_load_n(&xa_arenas[i], __ATOMIC_ACQUIRE);
-        if (a == NULL)
-            continue;
-        xa_mutex_lock(&a->lock);
-        xa_arena_purge(a, true);
-        xa_mutex_unlock(&a->lock);
-    }
 }
 
 __attribute__((visibility("default")))
@@ -117,7 +107,7 @@ int xallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t ne
     if (strcmp(name, "arena.purge") == 0) {
         if (oldp || writing)
             return EINVAL;
-        purge_all();
+        xa_purge_all();
         return 0;
     }
     return ENOENT;

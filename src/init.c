@@ -12,6 +12,7 @@
 #include "conf.h"
 #include "huge.h"
 #include "pages.h"
+#include "purge.h"
 #include "report.h"
 #include "sizeclass.h"
 #include "stats.h"
@@ -176,6 +177,7 @@ static void postfork_child(void) {
         return;
     xa_huge_postfork_child();
     xa_arena_postfork_child();
+    xa_background_postfork_child();
 }
 
 static void print_stats_at_exit(void) {

@@ -2,6 +2,7 @@
 #include <string.h>
 #include "tcache.h"
 #include "conf.h"
+#include "purge.h"
 #include "report.h"
 
 __thread xa_tsd xa_tls __attribute__((tls_model("initial-exec")));
@@ -137,6 +138,7 @@ static void tcache_gc(xa_tsd *t) {
     if (now - t->last_gc_ms < GC_INTERVAL_MS)
         return;
     t->last_gc_ms = now;
+    xa_background_maybe_start();      /* restarts it in a forked child */
     for (unsigned k = 0; k < 8; k++) {
         unsigned c = t->gc_next;
         t->gc_next = (c + 1) % XA_NCLASSES;
