@@ -63,7 +63,8 @@ XA_NOINLINE void *xa_malloc_slow(size_t size) {
     if (size > XA_LARGE_MAX) {
         if (size > PTRDIFF_MAX)
             return oom();
-        void *p = xa_huge_alloc(size, XA_CHUNK);
+        bool zeroed;
+        void *p = xa_huge_alloc(size, XA_CHUNK, &zeroed);
         if (p == NULL)
             return oom();
         count_direct_alloc(XA_ALIGN_UP(size, XA_PAGE));
@@ -208,9 +209,12 @@ void *xa_calloc(size_t nmemb, size_t size) {
     if (total > XA_LARGE_MAX) {
         if (total > PTRDIFF_MAX)
             return oom();
-        void *p = xa_huge_alloc(total, XA_CHUNK);   /* fresh pages: zero */
+        bool zeroed;
+        void *p = xa_huge_alloc(total, XA_CHUNK, &zeroed);
         if (p == NULL)
             return oom();
+        if (!zeroed)
+            memset(p, 0, total);
         count_direct_alloc(XA_ALIGN_UP(total, XA_PAGE));
         return p;
     }
@@ -257,7 +261,8 @@ void *xa_aligned_alloc(size_t alignment, size_t size) {
             return junk_fresh(p, xa_class_size[c]);
         }
     }
-    void *p = xa_huge_alloc(size, alignment);
+    bool zeroed;
+    void *p = xa_huge_alloc(size, alignment, &zeroed);
     if (p == NULL)
         return oom();
     count_direct_alloc(XA_ALIGN_UP(size, XA_PAGE));
@@ -290,10 +295,12 @@ void *xa_realloc(void *p, size_t size) {
             if (size > PTRDIFF_MAX)
                 return oom();
             void *q = xa_huge_realloc(p, size);
-            if (q == NULL)
-                return oom();
-            count_resize(old, XA_ALIGN_UP(size, XA_PAGE));
-            return q;
+            if (q) {
+                count_resize(old, XA_ALIGN_UP(size, XA_PAGE));
+                return q;
+            }
+            /* mremap refused (no address space, or a mapping the kernel
+             * keeps as two areas): copy instead, below. */
         }
     } else {
         xa_report_pointer(p && xa_owns(p) ? "realloc of freed or interior pointer"

@@ -1,5 +1,8 @@
+#include <string.h>
 #include "huge.h"
+#include "arena.h"
 #include "base.h"
+#include "conf.h"
 #include "lock.h"
 #include "pages.h"
 #include "rbtree.h"
@@ -61,13 +64,158 @@ static bool record(void *p, size_t size, size_t alignment) {
     return n != NULL;
 }
 
-void *xa_huge_alloc(size_t size, size_t alignment) {
+/* ---- the cache of freed mappings ----------------------------------------
+ * A program that frees and allocates huge blocks in a loop would otherwise
+ * pay a munmap, an mmap and a page fault per page every time. A few freed
+ * mappings (at most 64 MiB, 16 blocks) stay mapped and are reused best-fit;
+ * they count as dirty memory and go back to the OS after dirty_decay_ms. */
+#define CACHE_SLOTS 16
+#define CACHE_MAX_BYTES ((size_t)64 << 20)
+
+typedef struct cached_map {
+    char *addr;
+    size_t size;
+    uint64_t freed_ms;
+} cached_map;
+
+static struct {
+    xa_mutex lock;
+    cached_map slot[CACHE_SLOTS];
+    unsigned n;
+    size_t bytes;
+} cache = { .lock = XA_MUTEX_INITIALIZER };
+
+static void cache_drop(unsigned i, cached_map *out) {
+    *out = cache.slot[i];
+    cache.bytes -= out->size;
+    cache.slot[i] = cache.slot[--cache.n];
+}
+
+/* Keep a freed mapping, evicting the oldest past the limits; returns false
+ * when the caller must unmap it itself. */
+static bool cache_put_at(char *addr, size_t size, uint64_t freed_ms) {
+    long decay = xa_opt.dirty_decay_ms;
+    if (decay == 0 || size > CACHE_MAX_BYTES)
+        return false;
+    cached_map evicted[CACHE_SLOTS + 1];
+    unsigned ne = 0;
+    xa_mutex_lock(&cache.lock);
+    /* Merge with cached neighbours in the address space, so memory freed
+     * in small pieces can come back as one bigger block. */
+    for (unsigned i = 0; i < cache.n;) {
+        cached_map *c = &cache.slot[i];
+        if (c->addr + c->size == addr || addr + size == c->addr) {
+            cached_map nb;
+            cache_drop(i, &nb);
+            if (nb.addr < addr)
+                addr = nb.addr;
+            size += nb.size;
+            i = 0;
+        } else {
+            i++;
+        }
+    }
+    if (size > CACHE_MAX_BYTES) {
+        xa_mutex_unlock(&cache.lock);
+        xa_pages_unmap(addr, size);
+        return true;
+    }
+    while (cache.n == CACHE_SLOTS || cache.bytes + size > CACHE_MAX_BYTES) {
+        unsigned oldest = 0;
+        for (unsigned i = 1; i < cache.n; i++)
+            if (cache.slot[i].freed_ms < cache.slot[oldest].freed_ms)
+                oldest = i;
+        cache_drop(oldest, &evicted[ne++]);
+    }
+    cache.slot[cache.n++] = (cached_map){ addr, size, freed_ms };
+    cache.bytes += size;
+    xa_mutex_unlock(&cache.lock);
+    for (unsigned i = 0; i < ne; i++)
+        xa_pages_unmap(evicted[i].addr, evicted[i].size);
+    return true;
+}
+
+/* A cached mapping for a block of usize bytes aligned to alignment, or
+ * NULL. Best fit among those big enough (trimmed to usize); otherwise the
+ * biggest smaller one, grown in place or moved by mremap onto a fresh
+ * aligned range: its pages keep their frames, only the growth faults. */
+static void *cache_take(size_t usize, size_t alignment) {
+    cached_map m = { NULL, 0, 0 };
+    xa_mutex_lock(&cache.lock);
+    unsigned fit = CACHE_SLOTS, grow = CACHE_SLOTS;
+    for (unsigned i = 0; i < cache.n; i++) {
+        cached_map *c = &cache.slot[i];
+        if (((uintptr_t)c->addr & (alignment - 1)) != 0)
+            continue;
+        if (c->size >= usize) {
+            if (fit == CACHE_SLOTS || c->size < cache.slot[fit].size)
+                fit = i;
+        } else if (grow == CACHE_SLOTS || c->size > cache.slot[grow].size) {
+            grow = i;
+        }
+    }
+    if (fit != CACHE_SLOTS || grow != CACHE_SLOTS)
+        cache_drop(fit != CACHE_SLOTS ? fit : grow, &m);
+    xa_mutex_unlock(&cache.lock);
+    if (m.addr == NULL)
+        return NULL;
+    if (m.size > usize) {
+        /* Keep the tail from the next chunk boundary on: its pages are
+         * already faulted in, and it stays 4 MiB-aligned. */
+        size_t split = XA_ALIGN_UP(usize, XA_CHUNK);
+        if (split < m.size && !cache_put_at(m.addr + split, m.size - split, m.freed_ms))
+            xa_pages_unmap(m.addr + split, m.size - split);
+        if (split > usize)
+            xa_pages_unmap(m.addr + usize, (split < m.size ? split : m.size) - usize);
+    } else if (m.size < usize && !xa_pages_resize_in_place(m.addr, m.size, usize)) {
+        char *dst = xa_pages_map(usize, alignment);
+        if (dst == NULL || !xa_pages_move(m.addr, m.size, dst, usize)) {
+            if (dst)
+                xa_pages_unmap(dst, usize);
+            xa_pages_unmap(m.addr, m.size);
+            return NULL;
+        }
+        m.addr = dst;
+    }
+    return m.addr;
+}
+
+size_t xa_huge_cache_purge(bool all) {
+    long decay = xa_opt.dirty_decay_ms;
+    uint64_t now = xa_now_ms();
+    cached_map gone[CACHE_SLOTS];
+    unsigned ng = 0;
+    size_t bytes = 0;
+    xa_mutex_lock(&cache.lock);
+    for (unsigned i = 0; i < cache.n;) {
+        if (all || (decay >= 0 && now - cache.slot[i].freed_ms >= (uint64_t)decay)) {
+            cache_drop(i, &gone[ng]);
+            bytes += gone[ng++].size;
+        } else {
+            i++;
+        }
+    }
+    xa_mutex_unlock(&cache.lock);
+    for (unsigned i = 0; i < ng; i++)
+        xa_pages_unmap(gone[i].addr, gone[i].size);
+    return bytes >> XA_PAGE_SHIFT;
+}
+
+size_t xa_huge_cached_bytes(void) {
+    return __atomic_load_n(&cache.bytes, __ATOMIC_RELAXED);
+}
+
+void *xa_huge_alloc(size_t size, size_t alignment, bool *zeroed) {
     size_t usize = XA_ALIGN_UP(size, XA_PAGE);
     if (usize < size)
         return NULL;
     if (alignment < XA_CHUNK)
         alignment = XA_CHUNK;
-    void *p = xa_pages_map(usize, alignment);
+    xa_huge_cache_purge(false);
+    void *p = cache_take(usize, alignment);
+    *zeroed = p == NULL;
+    if (p == NULL)
+        p = xa_pages_map(usize, alignment);
     if (p == NULL)
         return NULL;
     if (!record(p, usize, alignment)) {
@@ -110,7 +258,8 @@ bool xa_huge_free(void *p) {
     size_t size = forget(p, NULL);
     if (size == 0)
         return false;
-    xa_pages_unmap(p, size);
+    if (!cache_put_at(p, size, xa_now_ms()))
+        xa_pages_unmap(p, size);
     return true;
 }
 
@@ -170,9 +319,11 @@ void xa_huge_stats_get(xa_huge_stats *out) {
         out->meta += s->base.mapped;
         xa_mutex_unlock(&s->lock);
     }
+    out->cached = xa_huge_cached_bytes();
 }
 
 void xa_huge_prefork(void) {
+    xa_mutex_lock(&cache.lock);
     for (unsigned i = 0; i < XA_HUGE_SHARDS; i++)
         xa_mutex_lock(&shards[i].lock);
 }
@@ -180,9 +331,11 @@ void xa_huge_prefork(void) {
 void xa_huge_postfork_parent(void) {
     for (unsigned i = 0; i < XA_HUGE_SHARDS; i++)
         xa_mutex_unlock(&shards[i].lock);
+    xa_mutex_unlock(&cache.lock);
 }
 
 void xa_huge_postfork_child(void) {
     for (unsigned i = 0; i < XA_HUGE_SHARDS; i++)
         xa_mutex_postfork_child(&shards[i].lock);
+    xa_mutex_postfork_child(&cache.lock);
 }

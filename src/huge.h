@@ -12,8 +12,13 @@
 
 void xa_huge_boot(void);
 
-/* size is rounded up to whole pages; alignment is a power of two. */
-void *xa_huge_alloc(size_t size, size_t alignment);
+/* size is rounded up to whole pages; alignment is a power of two.
+ * *zeroed tells whether the pages are fresh from the OS. */
+void *xa_huge_alloc(size_t size, size_t alignment, bool *zeroed);
+/* Unmap cached freed mappings: all, or those past dirty_decay_ms. Returns
+ * pages released. */
+size_t xa_huge_cache_purge(bool all);
+size_t xa_huge_cached_bytes(void);
 /* Usable size of the huge block starting at p, 0 when there is none. */
 size_t xa_huge_usable(const void *p);
 /* False when p is not the start of a live huge block (nothing changes). */
@@ -27,6 +32,7 @@ typedef struct xa_huge_stats {
     size_t nblocks;
     uint64_t nmalloc, nfree;
     size_t meta;           /* bytes of records */
+    size_t cached;         /* freed mappings kept for reuse */
 } xa_huge_stats;
 void xa_huge_stats_get(xa_huge_stats *out);
 

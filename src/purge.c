@@ -4,6 +4,7 @@
 #include "purge.h"
 #include "arena.h"
 #include "conf.h"
+#include "huge.h"
 #include "init.h"
 
 static bool running;
@@ -19,7 +20,7 @@ size_t xa_purge_all(void) {
         released += xa_arena_purge(a, true);
         xa_mutex_unlock(&a->lock);
     }
-    return released;
+    return released + xa_huge_cache_purge(true);
 }
 
 /* Wakes a tenth of the decay time apart (10 ms .. 1 s) and lets each arena
@@ -44,6 +45,7 @@ static void *background_main(void *arg) {
             xa_arena_purge(a, false);
             xa_mutex_unlock(&a->lock);
         }
+        xa_huge_cache_purge(false);
     }
     return NULL;
 }

@@ -68,7 +68,8 @@ unsigned xa_stats_collect(xa_stats *out, xa_arena_stats *per_arena) {
     out->huge_nfree = h.nfree;
     out->allocated += h.allocated;
     out->active += h.allocated;
-    out->mapped += h.allocated;
+    out->mapped += h.allocated + h.cached;
+    out->dirty += h.cached;
     out->metadata += h.meta;
     out->resident = out->active + out->dirty + out->metadata;
     out->narenas_used = n;
