@@ -75,12 +75,7 @@ XA_NOINLINE void *xa_malloc_slow(size_t size) {
     void *p;
     if (t && t->bins[c].max) {
         xa_tbin *b = &t->bins[c];
-        if (b->n) {
-            b->nmalloc++;
-            p = b->stack[--b->n];
-        } else {
-            p = xa_tcache_alloc_slow(t, c);
-        }
+        p = b->n ? xa_tbin_pop(b) : xa_tcache_alloc_slow(t, c);
     } else {
         bool zeroed;
         p = arena_alloc(t ? t->arena : xa_arena_get(0), c, &zeroed);
@@ -102,7 +97,7 @@ static const char *diagnose(const void *p) {
     if (page < XA_HEADER_PAGES)
         return "invalid free (inside a chunk header)";
     xa_run *r = xa_chunk_map_get(ch, page);
-    if (r == NULL || r->kind == XA_RUN_FREE || (const char *)p < r->addr ||
+    if (r == NULL || (r->kind != XA_RUN_SLAB && r->kind != XA_RUN_LARGE) || (const char *)p < r->addr ||
         (const char *)p >= r->addr + ((size_t)r->npages << XA_PAGE_SHIFT))
         return ((uintptr_t)p & XA_PAGE_MASK) == 0 ? "double free" : "invalid free (not allocated)";
     if (r->kind == XA_RUN_SLAB) {
@@ -190,7 +185,7 @@ bool xa_owns(const void *p) {
     if (!xa_registry_has(ch) || page < XA_HEADER_PAGES)
         return false;
     xa_run *r = xa_chunk_map_get(ch, page);
-    return r && r->kind != XA_RUN_FREE && (const char *)p >= r->addr &&
+    return r && (r->kind == XA_RUN_SLAB || r->kind == XA_RUN_LARGE) && (const char *)p >= r->addr &&
            (const char *)p < r->addr + ((size_t)r->npages << XA_PAGE_SHIFT);
 }
 

@@ -22,10 +22,8 @@ bool xa_owns(const void *p);
 XA_INLINE void *xa_malloc(size_t size) {
     if (likely(size <= XA_SMALL_MAX)) {
         xa_tbin *b = &xa_tls.bins[xa_small_class(size)];
-        if (likely(b->n != 0)) {
-            b->nmalloc++;
-            return b->stack[--b->n];
-        }
+        if (likely(b->n != 0))
+            return xa_tbin_pop(b);
     }
     return xa_malloc_slow(size);
 }

@@ -49,7 +49,12 @@ static xa_run *desc_alloc(xa_arena *a, size_t size) {
     return r;
 }
 
+/* Stale page-map entries may still point here: mark the descriptor dead
+ * so the free path's class test rejects it (the base allocator keeps its
+ * link at the record's end, leaving these fields intact). */
 static void desc_free(xa_arena *a, xa_run *r) {
+    r->kind = 0;
+    r->sizeclass = XA_CLASS_NONE;
     xa_base_free(&a->base, r, r->desc_size);
 }
 
@@ -277,7 +282,7 @@ void *xa_arena_large_alloc(xa_arena *a, unsigned c, size_t alignment, bool *zero
     if (r) {
         r->kind = XA_RUN_LARGE;
         r->sizeclass = (uint8_t)c;
-        r->bitmap.words[0] = 0;       /* the free path's bitmap test reads "taken" */
+        xa_bitmap_word_set(&r->bitmap, 0, 0);   /* the free path's bitmap test reads "taken" */
         a->large_allocated += size;
         a->nlarge_malloc++;
         *zeroed = r->zeroed;
@@ -355,10 +360,65 @@ static xa_run *slab_new(xa_arena *a, unsigned c) {
     return r;
 }
 
+/* Take the whole remote list (bin lock held). */
+static void *remote_take(xa_bin *bin) {
+    if (__atomic_load_n(&bin->remote, __ATOMIC_RELAXED) == NULL)
+        return NULL;
+    return __atomic_exchange_n(&bin->remote, NULL, __ATOMIC_ACQUIRE);
+}
+
+/* Put one region back into its slab (bin lock held); a slab that becomes
+ * empty is pushed onto *empty, linked by node.left, for the caller to
+ * release under the arena lock. */
+static void region_put(xa_bin *bin, void *p, xa_run **empty) {
+    xa_run *r = xa_chunk_map_get(xa_chunk_of(p), xa_page_of(p));
+    int idx = xa_slab_region_of(r, p);
+    if (unlikely(idx < 0 || !xa_slab_put(r, (unsigned)idx))) {
+        xa_report_pointer("double free", p);
+        return;
+    }
+    bin->curregs--;
+    if (r == bin->cur)
+        return;
+    if (r->nfree == r->nregs) {
+        if (r->nregs > 1)
+            xa_rb_remove(&bin->nonfull, &r->node);
+        r->node.left = (xa_rb_node *)*empty;
+        *empty = r;
+        bin->nslabs--;
+    } else if (r->nfree == 1) {
+        xa_rb_insert(&bin->nonfull, &r->node);
+    }
+}
+
+static void release_empty(xa_arena *a, xa_run *empty) {
+    if (empty == NULL)
+        return;
+    xa_mutex_lock(&a->lock);
+    while (empty) {
+        xa_run *next = (xa_run *)empty->node.left;
+        run_dalloc(a, empty);
+        empty = next;
+    }
+    maybe_purge(a);
+    xa_mutex_unlock(&a->lock);
+}
+
 unsigned xa_arena_fill(xa_arena *a, unsigned c, void **out, unsigned want, uint64_t requests) {
     xa_bin *bin = &a->bins[c];
     unsigned got = 0;
+    xa_run *empty = NULL;
     xa_mutex_lock(&bin->lock);
+    /* Remote-freed blocks first: still taken in the bitmaps, they go
+     * straight to the caller; what is left over returns to the slabs. */
+    for (void *p = remote_take(bin), *next; p; p = next) {
+        next = *(void **)p;
+        if (got < want)
+            out[got++] = p;
+        else
+            region_put(bin, p, &empty);
+    }
+    unsigned reused = got;
     while (got < want) {
         xa_run *r = bin->cur;
         if (r == NULL || r->nfree == 0) {
@@ -377,10 +437,11 @@ unsigned xa_arena_fill(xa_arena *a, unsigned c, void **out, unsigned want, uint6
         }
         got += xa_slab_take(r, out + got, want - got);
     }
-    bin->curregs += got;
+    bin->curregs += got - reused;
     bin->nfills++;
     bin->nrequests += requests;
     xa_mutex_unlock(&bin->lock);
+    release_empty(a, empty);
     for (unsigned i = 0, j = got; i + 1 < j; i++, j--) {   /* lowest address last */
         void *t = out[i];
         out[i] = out[j - 1];
@@ -389,41 +450,47 @@ unsigned xa_arena_fill(xa_arena *a, unsigned c, void **out, unsigned want, uint6
     return got;
 }
 
-void xa_arena_small_free(xa_arena *a, unsigned c, void *const *ptrs, unsigned n) {
+void xa_arena_small_free(xa_arena *a, unsigned c, void **ptrs, unsigned n) {
     xa_bin *bin = &a->bins[c];
-    xa_run *empty = NULL;              /* slabs to release, linked by node.left */
-    xa_mutex_lock(&bin->lock);
-    for (unsigned i = 0; i < n; i++) {
-        xa_run *r = xa_chunk_map_get(xa_chunk_of(ptrs[i]), xa_page_of(ptrs[i]));
-        int idx = xa_slab_region_of(r, ptrs[i]);
-        if (unlikely(idx < 0 || !xa_slab_put(r, (unsigned)idx))) {
-            xa_report_pointer("double free", ptrs[i]);
-            continue;
-        }
-        bin->curregs--;
-        if (r == bin->cur)
-            continue;
-        if (r->nfree == r->nregs) {
-            if (r->nregs > 1)
-                xa_rb_remove(&bin->nonfull, &r->node);
-            r->node.left = (xa_rb_node *)empty;
-            empty = r;
-            bin->nslabs--;
-        } else if (r->nfree == 1) {
-            xa_rb_insert(&bin->nonfull, &r->node);
-        }
+    if (n == 0)
+        return;
+    if (pthread_mutex_trylock(&bin->lock.m) != 0) {
+        /* Busy (often its owner filling): chain the batch through the
+         * blocks and push it with one CAS rather than queue on the lock. */
+        for (unsigned i = 0; i + 1 < n; i++)
+            *(void **)ptrs[i] = ptrs[i + 1];
+        void *head = __atomic_load_n(&bin->remote, __ATOMIC_RELAXED);
+        do {
+            *(void **)ptrs[n - 1] = head;
+        } while (!__atomic_compare_exchange_n(&bin->remote, &head, ptrs[0], true,
+                                              __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+        return;
     }
+    xa_run *empty = NULL;
+    for (void *p = remote_take(bin), *next; p; p = next) {
+        next = *(void **)p;
+        region_put(bin, p, &empty);
+    }
+    for (unsigned i = 0; i < n; i++)
+        region_put(bin, ptrs[i], &empty);
     bin->nflushes++;
     xa_mutex_unlock(&bin->lock);
-    if (empty) {
-        xa_mutex_lock(&a->lock);
-        while (empty) {
-            xa_run *next = (xa_run *)empty->node.left;
-            run_dalloc(a, empty);
-            empty = next;
+    release_empty(a, empty);
+}
+
+void xa_arena_drain_remote(xa_arena *a) {
+    for (unsigned c = 0; c < XA_NSMALL; c++) {
+        xa_bin *bin = &a->bins[c];
+        if (__atomic_load_n(&bin->remote, __ATOMIC_RELAXED) == NULL ||
+            pthread_mutex_trylock(&bin->lock.m) != 0)
+            continue;
+        xa_run *empty = NULL;
+        for (void *p = remote_take(bin), *next; p; p = next) {
+            next = *(void **)p;
+            region_put(bin, p, &empty);
         }
-        maybe_purge(a);
-        xa_mutex_unlock(&a->lock);
+        xa_mutex_unlock(&bin->lock);
+        release_empty(a, empty);
     }
 }
 

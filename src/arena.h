@@ -15,6 +15,11 @@
 
 typedef struct xa_bin {
     xa_mutex lock;
+    /* Blocks freed by threads that found the lock taken, linked through
+     * their first word: a flush pushes its whole batch with one CAS instead
+     * of waiting. Drained under the lock by the next fill (which hands them
+     * out directly), free, purge or cache GC. Still "taken" in the bitmaps. */
+    void *remote;
     xa_run *cur;              /* regions come from here first; not in nonfull */
     xa_rb_tree nonfull;       /* other slabs with 0 < nfree, by address */
     /* statistics, under lock */
@@ -50,8 +55,13 @@ xa_arena *xa_arena_get(unsigned index);
  * out[want-1] gets the lowest address, so a LIFO pops low addresses first.
  * requests: the caller's allocations since its last fill, for statistics. */
 unsigned xa_arena_fill(xa_arena *a, unsigned c, void **out, unsigned want, uint64_t requests);
-/* Return n regions of class c that all live in arena a. */
-void xa_arena_small_free(xa_arena *a, unsigned c, void *const *ptrs, unsigned n);
+/* Return n regions of class c that all live in arena a. When the bin is
+ * busy they go onto its remote list instead (ptrs[] is then rewritten as a
+ * chain through the blocks' first words). */
+void xa_arena_small_free(xa_arena *a, unsigned c, void **ptrs, unsigned n);
+/* Return remote-freed blocks to their slabs in every bin of a that has
+ * some and whose lock is free. */
+void xa_arena_drain_remote(xa_arena *a);
 
 /* Large: a run of class c aligned to alignment (a power of two >= page). */
 void *xa_arena_large_alloc(xa_arena *a, unsigned c, size_t alignment, bool *zeroed);

@@ -1,12 +1,19 @@
 #include "base.h"
 #include "pages.h"
 
+/* The free-list link sits in a freed record's last word, so its first
+ * bytes keep what the owner wrote there before freeing it (arena.c marks
+ * descriptors dead that way; stale page-map entries may still read them). */
+static void **link_of(void *p, size_t size) {
+    return (void **)((char *)p + size - sizeof(void *));
+}
+
 void *xa_base_alloc(xa_base *b, size_t size) {
     size = XA_ALIGN_UP(size, XA_BASE_QUANTUM);
     size_t list = size / XA_BASE_QUANTUM - 1;
     if (list < XA_BASE_NLISTS && b->free[list]) {
         void *p = b->free[list];
-        b->free[list] = *(void **)p;
+        b->free[list] = *link_of(p, size);
         b->in_use += size;
         return p;
     }
@@ -35,6 +42,6 @@ void xa_base_free(xa_base *b, void *p, size_t size) {
     b->in_use -= size;
     if (list >= XA_BASE_NLISTS)
         return;
-    *(void **)p = b->free[list];
+    *link_of(p, size) = b->free[list];
     b->free[list] = p;
 }

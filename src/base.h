@@ -24,7 +24,8 @@ typedef struct xa_base {
 /* Returns memory of at least size bytes, 16-byte aligned, or NULL when the
  * OS refuses. Contents are unspecified. */
 void *xa_base_alloc(xa_base *b, size_t size);
-/* Only sizes up to 1024 bytes are recycled; bigger records live forever. */
+/* Only sizes up to 1024 bytes are recycled; bigger records live forever.
+ * A freed record's first size - 8 bytes stay as the owner left them. */
 void  xa_base_free(xa_base *b, void *p, size_t size);
 
 #endif

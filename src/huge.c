@@ -290,7 +290,7 @@ void *xa_huge_realloc(void *p, size_t newsize) {
     }
     /* Reserve an aligned destination, then move the pages onto it: the
      * kernel remaps them, nothing is copied. */
-    size_t alignment = XA_CHUNK;
+    size_t alignment = XA_CHUNK, old_alignment;
     void *dst = xa_pages_map(usize, alignment);
     if (dst == NULL)
         return NULL;
@@ -298,12 +298,15 @@ void *xa_huge_realloc(void *p, size_t newsize) {
         xa_pages_unmap(dst, usize);
         return NULL;
     }
+    /* Forget p while its range is still mapped: once the move unmaps it,
+     * another thread's mmap may get the same address and record it. */
+    forget(p, &old_alignment);
     if (!xa_pages_move(p, old, dst, usize)) {
+        record(p, old, old_alignment);
         forget(dst, NULL);
         xa_pages_unmap(dst, usize);
         return NULL;
     }
-    forget(p, NULL);
     return dst;
 }
 

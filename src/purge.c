@@ -16,6 +16,7 @@ size_t xa_purge_all(void) {
         xa_arena *a = __atomic_load_n(&xa_arenas[i], __ATOMIC_ACQUIRE);
         if (a == NULL)
             continue;
+        xa_arena_drain_remote(a);
         xa_mutex_lock(&a->lock);
         released += xa_arena_purge(a, true);
         xa_mutex_unlock(&a->lock);
@@ -39,7 +40,10 @@ static void *background_main(void *arg) {
         nanosleep(&ts, NULL);
         for (unsigned i = 0; i < XA_MAX_ARENAS; i++) {
             xa_arena *a = __atomic_load_n(&xa_arenas[i], __ATOMIC_ACQUIRE);
-            if (a == NULL || a->dirty_oldest == NULL)   /* racy peek: a hint only */
+            if (a == NULL)
+                continue;
+            xa_arena_drain_remote(a);
+            if (a->dirty_oldest == NULL)   /* racy peek: a hint only */
                 continue;
             xa_mutex_lock(&a->lock);
             xa_arena_purge(a, false);

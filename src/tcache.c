@@ -73,7 +73,7 @@ XA_NOINLINE static void tsd_init(xa_tsd *t) {
     for (unsigned c = 0, off = 0; c < ncached; c++) {
         t->bins[c].stack = stacks + off;
         t->bins[c].n = 0;
-        t->bins[c].max = bin_capacity(c);
+        t->bins[c].max = (uint16_t)bin_capacity(c);
         off += t->bins[c].max;
     }
     t->last_gc_ms = xa_now_ms();
@@ -98,7 +98,7 @@ xa_tsd *xa_tsd_get(void) {
 
 /* Return stack[0 .. nflush) of bin c to the owning arenas, one bin lock per
  * arena per batch; the rest slides down. */
-static void tbin_flush(xa_tsd *t, unsigned c, uint32_t nflush) {
+static void tbin_flush(xa_tsd *t, unsigned c, unsigned nflush) {
     xa_tbin *b = &t->bins[c];
     void **items = b->stack;
     if (c < XA_NSMALL) {
@@ -122,9 +122,9 @@ static void tbin_flush(xa_tsd *t, unsigned c, uint32_t nflush) {
         }
     }
     memmove(items, items + nflush, (b->n - nflush) * sizeof(void *));
-    b->n -= nflush;
-    if (b->n < t->low_water[c])
-        t->low_water[c] = b->n;
+    b->n = (uint16_t)(b->n - nflush);
+    if (b->n < b->low)
+        b->low = b->n;
     t->nflushes++;
 }
 
@@ -139,18 +139,17 @@ static void tcache_gc(xa_tsd *t) {
         return;
     t->last_gc_ms = now;
     xa_background_maybe_start();      /* restarts it in a forked child */
+    xa_arena_drain_remote(t->arena);  /* remote frees nobody picked up */
     for (unsigned k = 0; k < 8; k++) {
         unsigned c = t->gc_next;
         t->gc_next = (c + 1) % XA_NCLASSES;
         xa_tbin *b = &t->bins[c];
         if (b->max == 0)
             continue;
-        uint32_t idle = t->low_water[c];
-        if (idle > b->n)
-            idle = b->n;
+        unsigned idle = b->low < b->n ? b->low : b->n;
         if (idle)
             tbin_flush(t, c, idle - idle / 4);
-        t->low_water[c] = b->n;
+        b->low = b->n;
     }
 }
 
@@ -163,8 +162,8 @@ void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c) {
         uint32_t want = b->max / 2 ? b->max / 2 : 1;
         uint64_t requests = b->nmalloc - t->merged[c];
         t->merged[c] = b->nmalloc;
-        b->n = xa_arena_fill(t->arena, c, b->stack, want, requests);
-        t->low_water[c] = 0;
+        b->n = (uint16_t)xa_arena_fill(t->arena, c, b->stack, want, requests);
+        b->low = 0;
         if (b->n == 0)
             return NULL;
         p = b->stack[--b->n];
@@ -196,7 +195,7 @@ void xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p) {
     xa_tbin *b = &t->bins[c];
     tcache_gc(t);
     if (b->n >= b->max)
-        tbin_flush(t, c, b->n - b->max / 2);
+        tbin_flush(t, c, b->n - b->max / 2u);
     b->nfree++;
     b->stack[b->n++] = p;
 }

@@ -10,10 +10,21 @@
 
 typedef struct xa_tbin {
     void **stack;             /* stack[0 .. n) cached blocks, newest on top */
-    uint32_t n;
-    uint32_t max;             /* 0: class not cached (or no cache yet): slow path */
+    uint16_t n;
+    uint16_t max;             /* 0: class not cached (or no cache yet): slow path */
+    uint16_t low;             /* fewest cached since the last GC pass: idle blocks */
+    uint16_t unused;
     uint64_t nmalloc, nfree;  /* served by this thread: plain counters, no atomics */
 } xa_tbin;
+
+/* Pop a cached block (the bin must not be empty). */
+XA_INLINE void *xa_tbin_pop(xa_tbin *b) {
+    uint16_t n = --b->n;
+    if (unlikely(n < b->low))
+        b->low = n;
+    b->nmalloc++;
+    return b->stack[n];
+}
 
 enum xa_tsd_state {
     XA_TSD_UNINIT = 0,        /* TLS starts zeroed: every bin has max 0 */
@@ -26,7 +37,6 @@ typedef struct xa_tsd {
     xa_tbin bins[XA_NCLASSES];
     xa_arena *arena;
     uint8_t state;
-    uint32_t low_water[XA_NCLASSES];  /* fewest blocks cached since the last GC pass */
     uint64_t last_gc_ms;
     unsigned gc_next;                 /* next bin the incremental GC visits */
     void **stacks;                    /* one block holding every stack */
