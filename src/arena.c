@@ -22,6 +22,11 @@ static xa_base arenas_meta;          /* arena structs; under arenas_lock */
  * Memory freed in bulk goes back at once instead of waiting for decay. */
 #define DIRTY_MIN_PAGES ((size_t)(4 << 20) >> XA_PAGE_SHIFT)
 
+static size_t dirty_limit(const xa_arena *a) {
+    size_t l = a->nactive / 8;
+    return l > DIRTY_MIN_PAGES ? l : DIRTY_MIN_PAGES;
+}
+
 uint64_t xa_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
@@ -96,16 +101,25 @@ static void free_run_insert(xa_arena *a, xa_run *r, bool dirty, uint64_t since) 
     r->sizeclass = XA_CLASS_NONE;
     xa_chunk_map_set(ch, r->page, r);
     xa_chunk_map_set(ch, r->page + r->npages - 1, r);
-    xa_rb_insert(&a->avail, &r->node);
     r->dirty = 0;
     if (dirty)
         dirty_link(a, r, since);
+    xa_rb_insert(dirty ? &a->avail_dirty : &a->avail_clean, &r->node);
 }
 
 static void free_run_remove(xa_arena *a, xa_run *r) {
-    xa_rb_remove(&a->avail, &r->node);
+    xa_rb_remove(r->dirty ? &a->avail_dirty : &a->avail_clean, &r->node);
     if (r->dirty)
         dirty_unlink(a, r);
+}
+
+/* Best fit for need pages: dirty runs first, then clean ones. */
+static xa_run *best_fit(xa_arena *a, size_t need) {
+    xa_run key = { .npages = (uint16_t)need, .addr = NULL };
+    xa_rb_node *n = xa_rb_lower_bound(&a->avail_dirty, &key.node);
+    if (n == NULL)
+        n = xa_rb_lower_bound(&a->avail_clean, &key.node);
+    return n ? xa_rb_entry(n, xa_run, node) : NULL;
 }
 
 static bool chunk_grow(xa_arena *a) {
@@ -136,14 +150,12 @@ static xa_run *run_alloc(xa_arena *a, size_t npages, size_t align_pages, size_t 
     size_t need = npages + align_pages - 1;
     if (need > XA_USABLE_PAGES)
         return NULL;
-    xa_run key = { .npages = (uint16_t)need, .addr = NULL };
-    xa_rb_node *n = xa_rb_lower_bound(&a->avail, &key.node);
-    if (n == NULL) {
+    xa_run *fr = best_fit(a, need);
+    if (fr == NULL) {
         if (!chunk_grow(a))
             return NULL;
-        n = xa_rb_lower_bound(&a->avail, &key.node);
+        fr = best_fit(a, need);
     }
-    xa_run *fr = xa_rb_entry(n, xa_run, node);
     /* Both descriptors first, so failure leaves the free run untouched. */
     xa_run *r = desc_alloc(a, desc_size);
     xa_run *rest = r ? desc_alloc(a, XA_RUN_DESC_SIZE) : NULL;
@@ -236,15 +248,17 @@ static void run_dalloc(xa_arena *a, xa_run *r) {
 /* ---- purging ---------------------------------------------------------- */
 
 static size_t purge_run(xa_arena *a, xa_run *r) {
+    xa_rb_remove(&a->avail_dirty, &r->node);
     dirty_unlink(a, r);
     r->dirty = 0;
+    xa_rb_insert(&a->avail_clean, &r->node);
     xa_pages_purge(r->addr, (size_t)r->npages << XA_PAGE_SHIFT);
     return r->npages;
 }
 
 size_t xa_arena_purge(xa_arena *a, bool all) {
     uint64_t now = xa_now_ms();
-    size_t limit = a->nactive / 8 > DIRTY_MIN_PAGES ? a->nactive / 8 : DIRTY_MIN_PAGES;
+    size_t limit = dirty_limit(a);
     long decay = xa_opt.dirty_decay_ms;
     size_t purged = 0;
     xa_run *r;
@@ -268,7 +282,7 @@ static void maybe_purge(xa_arena *a) {
     long decay = xa_opt.dirty_decay_ms;
     if (decay < 0 || a->dirty_oldest == NULL)
         return;
-    size_t limit = a->nactive / 8 > DIRTY_MIN_PAGES ? a->nactive / 8 : DIRTY_MIN_PAGES;
+    size_t limit = dirty_limit(a);
     if (decay == 0 || a->ndirty > limit || xa_now_ms() - a->last_purge_ms >= (uint64_t)decay / 10)
         xa_arena_purge(a, decay == 0);
 }
@@ -500,7 +514,8 @@ static void arena_init(xa_arena *a, unsigned index) {
     memset(a, 0, sizeof *a);
     a->index = index;
     xa_mutex_init(&a->lock);
-    xa_rb_init(&a->avail, avail_cmp);
+    xa_rb_init(&a->avail_dirty, avail_cmp);
+    xa_rb_init(&a->avail_clean, avail_cmp);
     a->last_purge_ms = xa_now_ms();
     for (unsigned c = 0; c < XA_NSMALL; c++) {
         xa_mutex_init(&a->bins[c].lock);

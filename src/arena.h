@@ -1,8 +1,9 @@
 /* Arenas: where thread caches get their memory. Each arena has one bin per
  * small class (own lock, a current slab, the other non-full slabs ordered
  * by address so low addresses fill first) and a page-run allocator over its
- * chunks (free runs in a tree ordered by size then address: best fit, low
- * addresses first). Lock order: bin lock, then arena lock. */
+ * chunks (free runs in trees ordered by size then address: best fit, low
+ * addresses first, dirty pages before clean). Lock order: bin lock, then
+ * arena lock. */
 #ifndef XA_ARENA_H
 #define XA_ARENA_H
 
@@ -32,7 +33,10 @@ typedef struct xa_bin {
 typedef struct xa_arena {
     xa_mutex lock;            /* runs, chunks, base, dirty list, counters below */
     unsigned index;
-    xa_rb_tree avail;         /* free runs by (npages, address) */
+    /* Free runs by (npages, address), dirty and clean apart: allocation
+     * takes dirty pages first (already faulted in, no page faults), so
+     * only what is not reused within the decay time gets purged. */
+    xa_rb_tree avail_dirty, avail_clean;
     xa_run *dirty_oldest, *dirty_newest;
     size_t ndirty;            /* pages in dirty free runs */
     size_t nactive;           /* pages in slabs and large runs */

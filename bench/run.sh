@@ -1,0 +1,473 @@
+#!/usr/bin/env bash
+# Runs xalloc's bundled benchmarks with several allocators on exactly the same
+# runs and prints markdown tables (median [min, max], xalloc's ratio to each
+# other allocator, geometric mean). See docs/benchmarks.md.
+#
+#   bench/run.sh [--quick] [--runs N] [--only NAME[,NAME]] [--alloc NAME[,NAME]]
+#                [--lib PATH] [--install-peers] [--ref NAME] [--scale F]
+#                [--out DIR] [--chart auto|gnuplot|python|none] [--timeout S]
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+CALLER_PWD=$PWD
+cd "$ROOT"
+
+ALL_BENCHES=(fastpath scaling xthread server falseshare growth large frag freeorder oversub)
+ALL_ALLOCS=(xalloc glibc jemalloc tcmalloc mimalloc)
+PEER_PACKAGES=(libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0)
+
+usage() {
+    cat <<EOF
+usage: bench/run.sh [options]
+
+Builds xalloc (Release, in build-bench/) and the benchmarks, then runs every
+benchmark with every allocator it finds, interleaved (A B C A B C ...), and
+reports the median, min and max of the runs.
+
+  --quick              short runs (each benchmark ~0.2 s); implies --runs 3
+  --runs N             runs per benchmark and allocator (default 5)
+  --only LIST          benchmarks, comma separated (default: all)
+                       ${ALL_BENCHES[*]}
+  --alloc LIST         allocators, comma separated (default: all found)
+                       ${ALL_ALLOCS[*]}
+  --lib PATH           use this libxalloc.so instead of building one
+  --install-peers      apt-get install ${PEER_PACKAGES[*]}
+  --ref NAME           allocator whose ratio to the others is shown
+                       (default xalloc; glibc when xalloc is not selected)
+  --scale F            multiply every benchmark's amount of work by F
+  --out DIR            results folder (default bench/results/<date>-<time>)
+  --chart KIND         auto (gnuplot, else python3, else none), gnuplot,
+                       python, none
+  --timeout S          kill a single run after S seconds (default 300,
+                       60 with --quick)
+  -h, --help           this text
+
+Results: DIR/summary.md (the tables), DIR/raw.csv (every result line),
+DIR/summary.csv (medians), DIR/runs.csv (status and wall time of each run),
+DIR/samples.csv (RSS over time), DIR/chart.svg, DIR/freeorder_rss.svg.
+bench/results/latest points at the newest DIR.
+EOF
+}
+
+QUICK=0
+RUNS=""
+ONLY=""
+ALLOC_LIST=""
+LIB=""
+INSTALL=0
+REF=""
+SCALE=""
+OUT=""
+CHART=auto
+TIMEOUT=""
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) QUICK=1 ;;
+        --runs) [ $# -ge 2 ] || die "--runs needs a value"; RUNS=$2; shift ;;
+        --runs=*) RUNS=${1#*=} ;;
+        --only) [ $# -ge 2 ] || die "--only needs a value"; ONLY=$2; shift ;;
+        --only=*) ONLY=${1#*=} ;;
+        --alloc) [ $# -ge 2 ] || die "--alloc needs a value"; ALLOC_LIST=$2; shift ;;
+        --alloc=*) ALLOC_LIST=${1#*=} ;;
+        --lib) [ $# -ge 2 ] || die "--lib needs a value"; LIB=$2; shift ;;
+        --lib=*) LIB=${1#*=} ;;
+        --install-peers) INSTALL=1 ;;
+        --ref) [ $# -ge 2 ] || die "--ref needs a value"; REF=$2; shift ;;
+        --ref=*) REF=${1#*=} ;;
+        --scale) [ $# -ge 2 ] || die "--scale needs a value"; SCALE=$2; shift ;;
+        --scale=*) SCALE=${1#*=} ;;
+        --out) [ $# -ge 2 ] || die "--out needs a value"; OUT=$2; shift ;;
+        --out=*) OUT=${1#*=} ;;
+        --chart) [ $# -ge 2 ] || die "--chart needs a value"; CHART=$2; shift ;;
+        --chart=*) CHART=${1#*=} ;;
+        --timeout) [ $# -ge 2 ] || die "--timeout needs a value"; TIMEOUT=$2; shift ;;
+        --timeout=*) TIMEOUT=${1#*=} ;;
+        -h|--help) usage; exit 0 ;;
+        *) die "unknown option '$1' (try --help)" ;;
+    esac
+    shift
+done
+
+# Paths given on the command line are relative to where run.sh was started.
+abspath() { case "$1" in /*) echo "$1" ;; *) echo "$CALLER_PWD/$1" ;; esac; }
+[ -z "$LIB" ] || LIB=$(abspath "$LIB")
+[ -z "$OUT" ] || OUT=$(abspath "$OUT")
+
+if [ -z "$RUNS" ]; then RUNS=$([ $QUICK = 1 ] && echo 3 || echo 5); fi
+[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer"
+if [ -z "$TIMEOUT" ]; then TIMEOUT=$([ $QUICK = 1 ] && echo 60 || echo 300); fi
+[[ "$TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive integer"
+if [ -n "$SCALE" ]; then
+    [[ "$SCALE" =~ ^[0-9]*\.?[0-9]+$ ]] || die "--scale must be a positive number"
+fi
+case "$CHART" in auto|gnuplot|python|none) ;; *) die "--chart must be auto, gnuplot, python or none" ;; esac
+
+T_START=$(date +%s)
+elapsed() { local s=$(( $(date +%s) - T_START )); printf '%d:%02d' $((s / 60)) $((s % 60)); }
+note() { echo "[$(elapsed)] $*" >&2; }
+
+# ---------------------------------------------------------------- benchmarks
+BENCHES=()
+if [ -n "$ONLY" ]; then
+    IFS=, read -r -a req <<< "$ONLY"
+    for b in "${req[@]}"; do
+        [ -f "bench/bench_$b.c" ] || die "no benchmark '$b' (have: ${ALL_BENCHES[*]})"
+        BENCHES+=("$b")
+    done
+else
+    BENCHES=("${ALL_BENCHES[@]}")
+fi
+
+# ---------------------------------------------------------------- peers
+if [ $INSTALL = 1 ]; then
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO=sudo
+    note "installing ${PEER_PACKAGES[*]} with apt-get"
+    $SUDO apt-get update -qq || note "apt-get update failed"
+    for p in "${PEER_PACKAGES[@]}"; do
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >/dev/null \
+            || note "could not install $p"
+    done
+fi
+
+MULTIARCH=$( (gcc -print-multiarch || dpkg-architecture -qDEB_HOST_MULTIARCH) 2>/dev/null || true)
+find_lib() {
+    local d n f
+    for n in "$@"; do
+        for d in ${MULTIARCH:+/usr/lib/$MULTIARCH} /usr/lib64 /usr/lib /usr/local/lib; do
+            for f in "$d"/$n; do
+                [ -f "$f" ] && { echo "$f"; return 0; }
+            done
+        done
+        f=$( (ldconfig -p 2>/dev/null || true) | awk -v n="$n" '$1 == n { print $NF; exit }')
+        [ -n "$f" ] && [ -f "$f" ] && { echo "$f"; return 0; }
+    done
+    return 1
+}
+
+declare -A LIBPATH PKG
+peer_lib() {
+    case "$1" in
+        jemalloc) find_lib 'libjemalloc.so.2' 'libjemalloc.so' ;;
+        tcmalloc) find_lib 'libtcmalloc_minimal.so.4' 'libtcmalloc_minimal.so' 'libtcmalloc.so.4' ;;
+        mimalloc) find_lib 'libmimalloc.so.2' 'libmimalloc.so.2.*' 'libmimalloc.so' ;;
+        *) return 1 ;;
+    esac
+}
+PKG[jemalloc]=libjemalloc2
+PKG[tcmalloc]=libtcmalloc-minimal4
+PKG[mimalloc]=libmimalloc2.0
+
+ALLOCS=()
+if [ -n "$ALLOC_LIST" ]; then
+    IFS=, read -r -a req <<< "$ALLOC_LIST"
+    EXPLICIT=1
+else
+    req=("${ALL_ALLOCS[@]}")
+    EXPLICIT=0
+fi
+for a in "${req[@]}"; do
+    case "$a" in
+        xalloc|glibc) ALLOCS+=("$a") ;;
+        jemalloc|tcmalloc|mimalloc)
+            if p=$(peer_lib "$a"); then
+                LIBPATH[$a]=$p
+                ALLOCS+=("$a")
+            elif [ $EXPLICIT = 1 ]; then
+                die "$a not found (install ${PKG[$a]} or use --install-peers)"
+            else
+                note "$a not found (package ${PKG[$a]}), skipping it; --install-peers installs it"
+            fi ;;
+        *) die "unknown allocator '$a' (have: ${ALL_ALLOCS[*]})" ;;
+    esac
+done
+[ ${#ALLOCS[@]} -gt 0 ] || die "no allocator selected"
+LIBPATH[glibc]=""
+
+has_alloc() { local x; for x in "${ALLOCS[@]}"; do [ "$x" = "$1" ] && return 0; done; return 1; }
+
+if [ -z "$REF" ]; then
+    if has_alloc xalloc; then REF=xalloc
+    elif has_alloc glibc; then REF=glibc
+    else REF=${ALLOCS[0]}; fi
+fi
+has_alloc "$REF" || die "--ref $REF is not among the allocators (${ALLOCS[*]})"
+BASE=glibc
+has_alloc glibc || BASE=${ALLOCS[0]}
+
+# ---------------------------------------------------------------- output dir
+if [ -z "$OUT" ]; then
+    OUT="bench/results/$(date +%Y%m%d-%H%M%S)$([ $QUICK = 1 ] && echo -quick || true)"
+fi
+mkdir -p "$OUT" "$OUT/logs"
+OUT=$(cd "$OUT" && pwd)
+if [[ "$OUT" == "$ROOT/bench/results/"* ]]; then
+    ln -sfn "$(basename "$OUT")" "$ROOT/bench/results/latest" 2>/dev/null || true
+fi
+
+# ---------------------------------------------------------------- build
+if has_alloc xalloc; then
+    if [ -n "$LIB" ]; then
+        [ -f "$LIB" ] || die "--lib $LIB: no such file"
+    else
+        note "building xalloc (Release) in build-bench/, log: $OUT/build.log"
+        if ! { cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DXALLOC_BUILD_TESTS=OFF \
+               && cmake --build build-bench -j2; } >"$OUT/build.log" 2>&1; then
+            tail -n 20 "$OUT/build.log" >&2
+            die "building xalloc failed (see $OUT/build.log); use --lib PATH, or --alloc without xalloc"
+        fi
+        LIB=build-bench/libxalloc.so
+        [ -f "$LIB" ] || die "the build did not produce $LIB"
+    fi
+    LIBPATH[xalloc]=$(readlink -f "$LIB")
+fi
+
+BIN="$OUT/bin"
+mkdir -p "$BIN"
+CC=${CC:-cc}
+note "building benchmarks with $CC -O2 into $BIN"
+pids=()
+for b in "${BENCHES[@]}"; do
+    "$CC" -O2 -Wall -Wextra -Wno-unused-parameter -pthread -o "$BIN/bench_$b" \
+        "bench/bench_$b.c" >"$OUT/logs/compile_$b.log" 2>&1 &
+    pids+=($!)
+done
+i=0
+for b in "${BENCHES[@]}"; do
+    if ! wait "${pids[$i]}"; then
+        cat "$OUT/logs/compile_$b.log" >&2
+        die "compiling bench_$b failed"
+    fi
+    [ -s "$OUT/logs/compile_$b.log" ] || rm -f "$OUT/logs/compile_$b.log"
+    i=$((i + 1))
+done
+
+# ---------------------------------------------------------------- describe
+pkg_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || true; }
+{
+    echo "# xalloc benchmark results"
+    echo
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "- machine: $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //' || uname -m), $(nproc 2>/dev/null || echo '?') CPUs, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null), Linux $(uname -r)"
+    echo "- mode: $([ $QUICK = 1 ] && echo quick || echo full)${SCALE:+, scale $SCALE}, $RUNS runs per benchmark and allocator, interleaved"
+    echo "- xalloc: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+    echo "- allocators:"
+    for a in "${ALLOCS[@]}"; do
+        case "$a" in
+            glibc) echo "  - glibc $(ldd --version 2>/dev/null | head -n1 | awk '{ print $NF }') (no preload)" ;;
+            xalloc) echo "  - xalloc: ${LIBPATH[xalloc]}" ;;
+            *) echo "  - $a ${PKG[$a]} $(pkg_version "${PKG[$a]}"): ${LIBPATH[$a]}" ;;
+        esac
+    done
+} >"$OUT/header.md"
+
+# ---------------------------------------------------------------- run
+echo "run,bench,alloc,metric,value,unit,better" >"$OUT/raw.csv"
+echo "run,bench,alloc,phase,t_ms,rss_kb" >"$OUT/samples.csv"
+echo "run,bench,alloc,status,exit_code,wall_s" >"$OUT/runs.csv"
+MODEFLAG=()
+[ $QUICK = 1 ] && MODEFLAG=(--quick)
+[ -n "$SCALE" ] && MODEFLAG+=(--scale "$SCALE")
+TIMEOUT_CMD=()
+command -v timeout >/dev/null 2>&1 && TIMEOUT_CMD=(timeout -k 5 "$TIMEOUT")
+
+TOTAL=$((RUNS * ${#BENCHES[@]} * ${#ALLOCS[@]}))
+DONE=0
+FAILS=0
+WARNS=0
+TMP="$OUT/logs/.out"
+# Ctrl-C or TERM: stop after the current run and summarise what was measured.
+INTERRUPTED=0
+trap 'INTERRUPTED=1' INT TERM
+
+note "$TOTAL runs: ${#BENCHES[@]} benchmarks x ${#ALLOCS[@]} allocators (${ALLOCS[*]}) x $RUNS; results in $OUT"
+for ((r = 1; r <= RUNS; r++)); do
+    for b in "${BENCHES[@]}"; do
+        printf '[%s] run %d/%d  %-10s' "$(elapsed)" "$r" "$RUNS" "$b" >&2
+        for a in "${ALLOCS[@]}"; do
+            [ $INTERRUPTED = 0 ] || break
+            envs=()
+            if [ -n "${LIBPATH[$a]}" ]; then
+                envs=("LD_PRELOAD=${LIBPATH[$a]}" "BENCH_REQUIRE_LIB=$(basename "${LIBPATH[$a]}")")
+            fi
+            t0=$(date +%s%N)
+            rc=0
+            env -u LD_PRELOAD -u BENCH_REQUIRE_LIB "${envs[@]}" "${TIMEOUT_CMD[@]}" \
+                "$BIN/bench_$b" "${MODEFLAG[@]}" >"$TMP" 2>"$TMP.err" || rc=$?
+            t1=$(date +%s%N)
+            [ $INTERRUPTED = 0 ] || break  # discard the run Ctrl-C cut short
+            wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+            if [ $rc = 0 ] && grep -q '^RESULT ' "$TMP"; then
+                status=ok
+                awk -v run="$r" -v alloc="$a" '
+                    $1 == "RESULT" || $1 == "SAMPLE" {
+                        delete f
+                        for (i = 2; i <= NF; i++) {
+                            eq = index($i, "=")
+                            if (eq) f[substr($i, 1, eq - 1)] = substr($i, eq + 1)
+                        }
+                    }
+                    $1 == "RESULT" {
+                        print run "," f["bench"] "," alloc "," f["metric"] "," f["value"] "," f["unit"] "," f["better"] >> raw
+                    }
+                    $1 == "SAMPLE" {
+                        print run "," f["bench"] "," alloc "," f["phase"] "," f["t_ms"] "," f["rss_kb"] >> samples
+                    }' raw="$OUT/raw.csv" samples="$OUT/samples.csv" "$TMP"
+                printf '  %s %ss' "$a" "$wall" >&2
+                if [ -s "$TMP.err" ]; then
+                    WARNS=$((WARNS + 1))
+                    { echo "== run $r $b $a"; cat "$TMP.err"; } >>"$OUT/logs/stderr.log"
+                fi
+            else
+                status=fail
+                if [ $rc = 124 ] || [ $rc = 137 ]; then status=timeout; fi
+                if [ $rc = 0 ]; then rc=-1; fi  # exit 0 without RESULT lines
+                FAILS=$((FAILS + 1))
+                { echo "== run $r $b $a: exit $rc ($status)"; cat "$TMP.err" "$TMP"; } >>"$OUT/logs/failures.log"
+                printf '  %s %s' "$a" "${status^^}" >&2
+            fi
+            echo "$r,$b,$a,$status,$rc,$wall" >>"$OUT/runs.csv"
+            DONE=$((DONE + 1))
+        done
+        printf '  (%d/%d)\n' "$DONE" "$TOTAL" >&2
+        [ $INTERRUPTED = 0 ] || break 2
+    done
+done
+if [ $INTERRUPTED = 1 ]; then
+    echo >&2
+    note "interrupted after $DONE of $TOTAL runs; summarising those"
+fi
+rm -f "$TMP" "$TMP.err"
+trap - INT TERM
+
+# ---------------------------------------------------------------- summarise
+ALLOCS_CSV=$(IFS=,; echo "${ALLOCS[*]}")
+RATIO_REF=$REF
+[ ${#ALLOCS[@]} -gt 1 ] || RATIO_REF=""
+awk -v allocs="$ALLOCS_CSV" -v ref="$RATIO_REF" -v base="$BASE" \
+    -v csv="$OUT/summary.csv" -v chart="$OUT/chart.dat" \
+    -f "$HERE/summarize.awk" "$OUT/raw.csv" >"$OUT/tables.md"
+{
+    cat "$OUT/header.md"
+    cat "$OUT/tables.md"
+    if [ $INTERRUPTED = 1 ]; then
+        echo
+        echo "**Interrupted**: only $DONE of $TOTAL runs were made."
+    fi
+    if [ $WARNS -gt 0 ]; then
+        echo
+        echo "$WARNS successful run(s) printed warnings, see logs/stderr.log (first lines):"
+        echo
+        { grep -v '^== ' "$OUT/logs/stderr.log" | head -n 10 | sed 's/^/- /'; } || true
+    fi
+    if [ $FAILS -gt 0 ]; then
+        echo
+        echo "**$FAILS run(s) failed** (FAIL cells); see logs/failures.log:"
+        echo
+        awk -F, 'NR > 1 && $4 != "ok" { print "- run " $1 ": " $2 " with " $3 ": " $4 " (exit " $5 ")" }' "$OUT/runs.csv"
+    fi
+} >"$OUT/summary.md"
+rm -f "$OUT/header.md" "$OUT/tables.md"
+
+# RSS over time of the freeorder benchmark, last run of each allocator.
+if grep -q ',freeorder,' "$OUT/samples.csv"; then
+    awk -F, -v allocs="$ALLOCS_CSV" -v runs="$RUNS" '
+        NR > 1 && $2 == "freeorder" { if ($1 + 0 > last[$3] + 0) last[$3] = $1 + 0; line[NR] = $0 }
+        END {
+            n = split(allocs, A, ",")
+            for (i = 1; i <= n; i++) {
+                printf "# %s\n", A[i]
+                for (k = 2; k <= NR; k++) {
+                    if (!(k in line)) continue
+                    split(line[k], f, ",")
+                    if (f[3] == A[i] && f[1] == last[A[i]]) printf "%s\t%.2f\n", f[5], f[6] / 1024
+                }
+                printf "\n\n"
+            }
+        }' "$OUT/samples.csv" >"$OUT/freeorder_rss.dat"
+fi
+
+# ---------------------------------------------------------------- charts
+chart_gnuplot() {
+    local n=${#ALLOCS[@]} cols="" i
+    local rows
+    rows=$(($(wc -l <"$OUT/chart.dat") - 1))
+    [ "$rows" -gt 0 ] || return 0
+    local lo hi
+    read -r lo hi < <(awk -F'\t' 'NR > 1 { for (i = 2; i <= NF; i++) if ($i != "NaN") { v = $i + 0; if (v < lo) lo = v; if (v > hi) hi = v } }
+        END { l = int(lo) - 1; h = int(hi) + 1; if (l > -1) l = -1; if (h < 1) h = 1; print l, h }' "$OUT/chart.dat")
+    local tics="" k
+    for ((k = lo; k <= hi; k++)); do
+        if [ $k -ge 0 ]; then tics+="\"$((1 << k))x\" $k,"; else tics+="\"1/$((1 << -k))\" $k,"; fi
+    done
+    tics=${tics%,}
+    for ((i = 2; i <= n + 1; i++)); do
+        cols+="'$OUT/chart.dat' using $i$([ $i = 2 ] && echo ':xtic(1)' || true) title columnheader($i), "
+    done
+    cols=${cols%, }
+    gnuplot 2>>"$OUT/logs/gnuplot.log" <<EOF
+set terminal svg size $((300 + rows * (12 * n + 10))),620 dynamic font "sans,11" background rgb "white"
+set output "$OUT/chart.svg"
+set title "xalloc benchmarks: median result relative to $BASE (log scale, higher is better)" noenhanced
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set xtics rotate by 45 right nomirror scale 0 font ",9" noenhanced
+set ytics ($tics)
+set yrange [$lo:$hi]
+set grid ytics
+set key tmargin center horizontal noenhanced
+set bmargin 10
+set datafile missing "NaN"
+set datafile separator "\t"
+plot $cols
+EOF
+    if [ -f "$OUT/freeorder_rss.dat" ]; then
+        local names
+        names=$(IFS=' '; echo "${ALLOCS[*]}")
+        gnuplot 2>>"$OUT/logs/gnuplot.log" <<EOF
+set terminal svg size 900,500 dynamic font "sans,11" background rgb "white"
+set output "$OUT/freeorder_rss.svg"
+set title "freeorder: resident size over time (last run)" noenhanced
+set xlabel "time (ms)"
+set ylabel "RSS (MB)"
+set grid
+set key top right noenhanced
+names = "$names"
+plot for [i=0:$((n - 1))] "$OUT/freeorder_rss.dat" index i using 1:2 with steps lw 2 title word(names, i + 1)
+EOF
+    fi
+}
+
+chart_python() {
+    local rss=()
+    [ -f "$OUT/freeorder_rss.dat" ] && rss=(--rss "$OUT/freeorder_rss.dat" "$OUT/freeorder_rss.svg")
+    python3 "$HERE/svgchart.py" \
+        --title "xalloc benchmarks: median result relative to $BASE (log scale, higher is better)" \
+        "$OUT/chart.dat" "$OUT/chart.svg" "${rss[@]}"
+}
+
+case "$CHART" in
+    auto)
+        if command -v gnuplot >/dev/null 2>&1; then chart_gnuplot || note "gnuplot failed, no chart"
+        elif command -v python3 >/dev/null 2>&1; then chart_python || note "python3 chart writer failed, no chart"
+        else note "neither gnuplot nor python3: no chart"; fi ;;
+    gnuplot) chart_gnuplot ;;
+    python) chart_python ;;
+    none) ;;
+esac
+
+find "$OUT/logs" -type f -empty -delete 2>/dev/null || true
+cat "$OUT/summary.md"
+echo
+note "done in $(elapsed): $OUT/summary.md$([ -f "$OUT/chart.svg" ] && echo ", chart.svg" || true), raw.csv"
+[ $INTERRUPTED = 0 ] || exit 130
+if [ $FAILS != 0 ]; then
+    note "$FAILS run(s) failed, see $OUT/logs/failures.log"
+    exit 1
+fi
