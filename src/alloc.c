@@ -14,8 +14,11 @@ static xa_arena *arena_for_thread(void) {
     return t ? t->arena : xa_arena_get(0);
 }
 
-/* A block of class c straight from the arena, bypassing the cache. */
+/* A block of class c straight from the arena, bypassing the cache; NULL
+ * when no arena could be created (out of memory at the first call). */
 static void *arena_alloc(xa_arena *a, unsigned c, bool *zeroed) {
+    if (unlikely(a == NULL))
+        return NULL;
     if (c < XA_NSMALL) {
         void *p;
         *zeroed = false;
@@ -73,7 +76,7 @@ XA_NOINLINE void *xa_malloc_slow(size_t size) {
     unsigned c = xa_size_class(size);
     xa_tsd *t = xa_tsd_get();
     void *p;
-    if (t && t->bins[c].max) {
+    if (t && t->bins[c].cap) {
         xa_tbin *b = &t->bins[c];
         p = b->n ? xa_tbin_pop(b) : xa_tcache_alloc_slow(t, c);
     } else {
@@ -120,7 +123,8 @@ XA_NOINLINE void xa_free_slow(void *p) {
         if (usable && xa_huge_free(p))
             xa_tls.direct_deallocated += usable;
         else
-            xa_report_pointer("invalid free (not allocated by xalloc)", p);
+            xa_report_pointer(xa_huge_is_cached(p) ? "double free"
+                                                   : "invalid free (not allocated by xalloc)", p);
         errno = saved;
         return;
     }
@@ -132,9 +136,15 @@ XA_NOINLINE void xa_free_slow(void *p) {
     }
     unsigned c = r->sizeclass;
     xa_tsd *t = xa_tsd_get();
-    if (t && t->bins[c].max) {
+    if (t && t->bins[c].cap) {
         xa_tbin *b = &t->bins[c];
-        if (b->n && b->stack[b->n - 1] == p)
+        /* Small classes: the fast path compared the top; large classes hold
+         * a handful, all compared, so a block is never cached twice. */
+        unsigned check = c < XA_NSMALL ? (b->n != 0) : b->n;
+        bool twice = false;
+        for (unsigned i = 0; i < check && !twice; i++)
+            twice = b->stack[b->n - 1 - i] == p;
+        if (twice)
             xa_report_pointer("double free", p);
         else
             xa_tcache_free_slow(t, c, p);
@@ -250,7 +260,8 @@ void *xa_aligned_alloc(size_t alignment, size_t size) {
         (usize >> XA_PAGE_SHIFT) + (alignment >> XA_PAGE_SHIFT) - 1 <= XA_USABLE_PAGES) {
         bool zeroed;
         unsigned c = xa_size_class(usize);
-        void *p = xa_arena_large_alloc(arena_for_thread(), c, alignment, &zeroed);
+        xa_arena *a = arena_for_thread();
+        void *p = a ? xa_arena_large_alloc(a, c, alignment, &zeroed) : NULL;
         if (p) {
             count_direct_alloc(xa_class_size[c]);
             return junk_fresh(p, xa_class_size[c]);
@@ -275,6 +286,12 @@ void *xa_realloc(void *p, size_t size) {
     xa_run *r = xa_lookup_fast(p);
     if (r) {
         old = xa_class_size[r->sizeclass];
+        xa_tbin *b = &xa_tls.bins[r->sizeclass];
+        if (unlikely(b->n && b->stack[b->n - 1] == p)) {   /* freed just before */
+            xa_report_pointer("realloc of freed pointer", p);
+            errno = EINVAL;
+            return NULL;
+        }
         if (size <= XA_LARGE_MAX) {
             unsigned c = xa_size_class(size);
             if (c == r->sizeclass)
@@ -290,12 +307,10 @@ void *xa_realloc(void *p, size_t size) {
             if (size > PTRDIFF_MAX)
                 return oom();
             void *q = xa_huge_realloc(p, size);
-            if (q) {
-                count_resize(old, XA_ALIGN_UP(size, XA_PAGE));
-                return q;
-            }
-            /* mremap refused (no address space, or a mapping the kernel
-             * keeps as two areas): copy instead, below. */
+            if (q == NULL)
+                return oom();
+            count_resize(old, XA_ALIGN_UP(size, XA_PAGE));
+            return q;
         }
     } else {
         xa_report_pointer(p && xa_owns(p) ? "realloc of freed or interior pointer"

@@ -4,6 +4,7 @@
 #include <time.h>
 #include "arena.h"
 #include "conf.h"
+#include "huge.h"
 #include "pages.h"
 #include "report.h"
 #include "slab.h"
@@ -18,13 +19,22 @@ static xa_base arenas_meta;          /* arena structs; under arenas_lock */
  * than unmapped at once, so a program hovering at a chunk boundary does
  * not map and unmap on every call. */
 #define RETAINED_EMPTY_CHUNKS 1
-/* Dirty pages allowed beyond decay: 1/8 of active pages, at least 4 MiB.
- * Memory freed in bulk goes back at once instead of waiting for decay. */
+/* Dirty pages allowed beyond decay, over all arenas: 1/8 of the active
+ * pages, at least 4 MiB. Memory freed in bulk goes back at once instead of
+ * waiting for decay, however many arenas it is spread over. */
 #define DIRTY_MIN_PAGES ((size_t)(4 << 20) >> XA_PAGE_SHIFT)
 
-static size_t dirty_limit(const xa_arena *a) {
-    size_t l = a->nactive / 8;
-    return l > DIRTY_MIN_PAGES ? l : DIRTY_MIN_PAGES;
+static size_t total_active, total_dirty;   /* pages; atomics, moved under arena locks */
+
+static void count_pages(size_t *total, size_t *mine, ptrdiff_t delta) {
+    *mine += (size_t)delta;
+    __atomic_fetch_add(total, (size_t)delta, __ATOMIC_RELAXED);
+}
+
+static bool over_dirty_limit(void) {
+    size_t dirty = __atomic_load_n(&total_dirty, __ATOMIC_RELAXED);
+    size_t limit = __atomic_load_n(&total_active, __ATOMIC_RELAXED) / 8;
+    return dirty > (limit > DIRTY_MIN_PAGES ? limit : DIRTY_MIN_PAGES);
 }
 
 uint64_t xa_now_ms(void) {
@@ -73,7 +83,7 @@ static void dirty_link(xa_arena *a, xa_run *r, uint64_t since) {
     else
         a->dirty_oldest = r;
     a->dirty_newest = r;
-    a->ndirty += r->npages;
+    count_pages(&total_dirty, &a->ndirty, r->npages);
 }
 
 static void dirty_unlink(xa_arena *a, xa_run *r) {
@@ -85,7 +95,7 @@ static void dirty_unlink(xa_arena *a, xa_run *r) {
         r->dirty_next->dirty_prev = r->dirty_prev;
     else
         a->dirty_newest = r->dirty_prev;
-    a->ndirty -= r->npages;
+    count_pages(&total_dirty, &a->ndirty, -(ptrdiff_t)r->npages);
 }
 
 static void map_range(xa_run *r) {
@@ -105,12 +115,16 @@ static void free_run_insert(xa_arena *a, xa_run *r, bool dirty, uint64_t since) 
     if (dirty)
         dirty_link(a, r, since);
     xa_rb_insert(dirty ? &a->avail_dirty : &a->avail_clean, &r->node);
+    if (r->npages == XA_USABLE_PAGES)
+        a->nempty_chunks++;
 }
 
 static void free_run_remove(xa_arena *a, xa_run *r) {
     xa_rb_remove(r->dirty ? &a->avail_dirty : &a->avail_clean, &r->node);
     if (r->dirty)
         dirty_unlink(a, r);
+    if (r->npages == XA_USABLE_PAGES)
+        a->nempty_chunks--;
 }
 
 /* Best fit for need pages: dirty runs first, then clean ones. */
@@ -126,19 +140,16 @@ static bool chunk_grow(xa_arena *a) {
     xa_run *r = desc_alloc(a, XA_RUN_DESC_SIZE);
     if (r == NULL)
         return false;
-    xa_chunk *ch = xa_chunk_new(a);
+    xa_chunk *ch = xa_chunk_new(a, xa_opt.thp);
     if (ch == NULL) {
         desc_free(a, r);
         return false;
     }
-    if (xa_opt.thp != XA_THP_DEFAULT)
-        xa_pages_set_thp(ch, XA_CHUNK, xa_opt.thp);
     r->page = XA_HEADER_PAGES;
     r->npages = XA_USABLE_PAGES;
     r->addr = (char *)ch + XA_HEADER_PAGES * XA_PAGE;
     free_run_insert(a, r, false, 0);
     a->nchunks++;
-    a->nempty_chunks++;
     return true;
 }
 
@@ -167,8 +178,6 @@ static xa_run *run_alloc(xa_arena *a, size_t npages, size_t align_pages, size_t 
     bool dirty = fr->dirty;
     uint64_t since = fr->dirty_since_ms;
     free_run_remove(a, fr);
-    if (fr->npages == XA_USABLE_PAGES)
-        a->nempty_chunks--;
 
     size_t start = fr->page;
     if (align_pages > 1) {
@@ -185,7 +194,7 @@ static xa_run *run_alloc(xa_arena *a, size_t npages, size_t align_pages, size_t 
     r->zeroed = !dirty;
     r->nfree = r->nregs = 0;
     map_range(r);
-    a->nactive += npages;
+    count_pages(&total_active, &a->nactive, (ptrdiff_t)npages);
 
     if (head) {                       /* fr keeps the head */
         fr->npages = (uint16_t)head;
@@ -209,10 +218,16 @@ static xa_run *run_alloc(xa_arena *a, size_t npages, size_t align_pages, size_t 
 
 /* Pages [page, page + npages) of ch become free, described by fr, merged
  * with free neighbours. The empty chunks past the retained few go back. */
-static void free_pages(xa_arena *a, xa_chunk *ch, xa_run *fr, size_t page, size_t npages) {
+static void free_pages(xa_arena *a, xa_chunk *ch, xa_run *fr, size_t page, size_t npages,
+                       bool dirty) {
+    /* Only runs in the same state merge: dirty pages stay countable and
+     * purgeable on their own; purging a run merges it with clean ones. */
+    uint64_t since = xa_now_ms();     /* a merged dirty run keeps its oldest age */
     if (page > XA_HEADER_PAGES) {
         xa_run *l = xa_chunk_map_get(ch, (unsigned)page - 1);
-        if (l->kind == XA_RUN_FREE) {
+        if (l->kind == XA_RUN_FREE && l->dirty == dirty) {
+            if (dirty && l->dirty_since_ms < since)
+                since = l->dirty_since_ms;
             free_run_remove(a, l);
             page = l->page;
             npages += l->npages;
@@ -221,7 +236,9 @@ static void free_pages(xa_arena *a, xa_chunk *ch, xa_run *fr, size_t page, size_
     }
     if (page + npages < XA_CHUNK_PAGES) {
         xa_run *r = xa_chunk_map_get(ch, (unsigned)(page + npages));
-        if (r->kind == XA_RUN_FREE) {
+        if (r->kind == XA_RUN_FREE && r->dirty == dirty) {
+            if (dirty && r->dirty_since_ms < since)
+                since = r->dirty_since_ms;
             free_run_remove(a, r);
             npages += r->npages;
             desc_free(a, r);
@@ -230,41 +247,38 @@ static void free_pages(xa_arena *a, xa_chunk *ch, xa_run *fr, size_t page, size_
     fr->page = (uint16_t)page;
     fr->npages = (uint16_t)npages;
     fr->addr = (char *)ch + page * XA_PAGE;
-    if (npages == XA_USABLE_PAGES && ++a->nempty_chunks > RETAINED_EMPTY_CHUNKS) {
-        a->nempty_chunks--;
+    if (npages == XA_USABLE_PAGES && a->nempty_chunks >= RETAINED_EMPTY_CHUNKS) {
         a->nchunks--;
         desc_free(a, fr);
         xa_chunk_delete(ch);
         return;
     }
-    free_run_insert(a, fr, true, xa_now_ms());
+    free_run_insert(a, fr, dirty, since);
 }
 
 static void run_dalloc(xa_arena *a, xa_run *r) {
-    a->nactive -= r->npages;
-    free_pages(a, xa_chunk_of(r->addr), r, r->page, r->npages);
+    count_pages(&total_active, &a->nactive, -(ptrdiff_t)r->npages);
+    free_pages(a, xa_chunk_of(r->addr), r, r->page, r->npages, true);
 }
 
 /* ---- purging ---------------------------------------------------------- */
 
 static size_t purge_run(xa_arena *a, xa_run *r) {
-    xa_rb_remove(&a->avail_dirty, &r->node);
-    dirty_unlink(a, r);
-    r->dirty = 0;
-    xa_rb_insert(&a->avail_clean, &r->node);
-    xa_pages_purge(r->addr, (size_t)r->npages << XA_PAGE_SHIFT);
-    return r->npages;
+    size_t n = r->npages;
+    free_run_remove(a, r);
+    xa_pages_purge(r->addr, n << XA_PAGE_SHIFT);
+    free_pages(a, xa_chunk_of(r->addr), r, r->page, n, false);
+    return n;
 }
 
 size_t xa_arena_purge(xa_arena *a, bool all) {
     uint64_t now = xa_now_ms();
-    size_t limit = dirty_limit(a);
     long decay = xa_opt.dirty_decay_ms;
     size_t purged = 0;
     xa_run *r;
     while ((r = a->dirty_oldest) != NULL) {
         bool expired = decay >= 0 && now - r->dirty_since_ms >= (uint64_t)decay;
-        if (!all && !expired && (decay < 0 || a->ndirty <= limit))
+        if (!all && !expired && (decay < 0 || !over_dirty_limit()))
             break;
         purged += purge_run(a, r);
     }
@@ -280,11 +294,14 @@ size_t xa_arena_purge(xa_arena *a, bool all) {
  * the dirty pages are over their limit or a tenth of the decay passed. */
 static void maybe_purge(xa_arena *a) {
     long decay = xa_opt.dirty_decay_ms;
-    if (decay < 0 || a->dirty_oldest == NULL)
+    if (decay < 0 || (a->dirty_oldest == NULL && xa_huge_cached_bytes() == 0))
         return;
-    size_t limit = dirty_limit(a);
-    if (decay == 0 || a->ndirty > limit || xa_now_ms() - a->last_purge_ms >= (uint64_t)decay / 10)
+    if (decay == 0 || over_dirty_limit())
         xa_arena_purge(a, decay == 0);
+    else if (xa_now_ms() - a->last_purge_ms >= (uint64_t)decay / 10) {
+        xa_arena_purge(a, false);
+        xa_huge_cache_purge(false);   /* freed huge mappings age with the rest */
+    }
 }
 
 /* ---- large runs -------------------------------------------------------- */
@@ -324,8 +341,8 @@ bool xa_arena_large_resize(xa_arena *a, xa_run *r, unsigned newc) {
         xa_run *fr = desc_alloc(a, XA_RUN_DESC_SIZE);
         if (fr) {
             r->npages = (uint16_t)new;
-            a->nactive -= old - new;
-            free_pages(a, ch, fr, r->page + new, old - new);
+            count_pages(&total_active, &a->nactive, -(ptrdiff_t)(old - new));
+            free_pages(a, ch, fr, r->page + new, old - new, true);
             ok = true;
         }
     } else if (r->page + new <= XA_CHUNK_PAGES) {
@@ -335,12 +352,10 @@ bool xa_arena_large_resize(xa_arena *a, xa_run *r, unsigned newc) {
             bool dirty = nb->dirty;
             uint64_t since = nb->dirty_since_ms;
             free_run_remove(a, nb);
-            if (nb->npages == XA_USABLE_PAGES)
-                a->nempty_chunks--;
             size_t left = nb->npages - (new - old);
             r->npages = (uint16_t)new;
             map_range(r);
-            a->nactive += new - old;
+            count_pages(&total_active, &a->nactive, (ptrdiff_t)(new - old));
             if (left) {
                 nb->page = (uint16_t)(r->page + new);
                 nb->npages = (uint16_t)left;
@@ -490,6 +505,27 @@ void xa_arena_small_free(xa_arena *a, unsigned c, void **ptrs, unsigned n) {
     bin->nflushes++;
     xa_mutex_unlock(&bin->lock);
     release_empty(a, empty);
+}
+
+void xa_arena_release_empty_slabs(xa_arena *a) {
+    for (unsigned c = 0; c < XA_NSMALL; c++) {
+        xa_bin *bin = &a->bins[c];
+        xa_run *empty = NULL;
+        xa_mutex_lock(&bin->lock);
+        for (void *p = remote_take(bin), *next; p; p = next) {
+            next = *(void **)p;
+            region_put(bin, p, &empty);
+        }
+        xa_run *r = bin->cur;
+        if (r && r->nfree == r->nregs) {
+            bin->cur = NULL;
+            bin->nslabs--;
+            r->node.left = (xa_rb_node *)empty;
+            empty = r;
+        }
+        xa_mutex_unlock(&bin->lock);
+        release_empty(a, empty);
+    }
 }
 
 void xa_arena_drain_remote(xa_arena *a) {

@@ -66,6 +66,9 @@ void xa_arena_small_free(xa_arena *a, unsigned c, void **ptrs, unsigned n);
 /* Return remote-freed blocks to their slabs in every bin of a that has
  * some and whose lock is free. */
 void xa_arena_drain_remote(xa_arena *a);
+/* Drain every bin and give back current slabs that hold no block (the one
+ * thing a bin otherwise keeps): for malloc_trim and arena.purge. */
+void xa_arena_release_empty_slabs(xa_arena *a);
 
 /* Large: a run of class c aligned to alignment (a power of two >= page). */
 void *xa_arena_large_alloc(xa_arena *a, unsigned c, size_t alignment, bool *zeroed);

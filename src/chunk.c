@@ -1,12 +1,7 @@
 #include "chunk.h"
 #include "pages.h"
 
-uint64_t *xa_registry;
-
-bool xa_registry_init(void) {
-    xa_registry = xa_pages_reserve(XA_REGISTRY_BITS / 8);
-    return xa_registry != NULL;
-}
+uint64_t xa_registry[XA_REGISTRY_BITS / 64];
 
 static void registry_set(const void *chunk, bool on) {
     uint64_t i = (uintptr_t)chunk >> XA_CHUNK_SHIFT;
@@ -17,7 +12,7 @@ static void registry_set(const void *chunk, bool on) {
         __atomic_fetch_and(&xa_registry[i / 64], ~bit, __ATOMIC_RELEASE);
 }
 
-xa_chunk *xa_chunk_new(struct xa_arena *arena) {
+xa_chunk *xa_chunk_new(struct xa_arena *arena, int thp) {
     xa_chunk *ch = xa_pages_map(XA_CHUNK, XA_CHUNK);
     if (ch == NULL)
         return NULL;
@@ -26,6 +21,9 @@ xa_chunk *xa_chunk_new(struct xa_arena *arena) {
         xa_pages_unmap(ch, XA_CHUNK);
         return NULL;
     }
+    /* Before the header is written: its first touch decides the page size. */
+    if (thp != XA_THP_DEFAULT)
+        xa_pages_set_thp(ch, XA_CHUNK, thp);
     ch->arena = arena;     /* the page map stays untouched until runs use it */
     registry_set(ch, true);
     return ch;

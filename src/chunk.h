@@ -88,21 +88,26 @@ XA_INLINE void xa_chunk_map_set(xa_chunk *ch, unsigned page, xa_run *r) {
 }
 
 /* The registry: bit i set when [i * 4 MiB, (i + 1) * 4 MiB) is an arena
- * chunk. 2^47 bytes / 4 MiB = 2^25 bits, a 4 MiB lazily touched mapping. */
+ * chunk. 2^47 bytes / 4 MiB = 2^25 bits: 4 MiB, touched one page per
+ * 128 GiB of address space that holds chunks. */
 #define XA_REGISTRY_BITS ((uint64_t)1 << (47 - XA_CHUNK_SHIFT))
-extern uint64_t *xa_registry;
-
-bool xa_registry_init(void);
+/* In .bss: valid before any initialisation (free of a foreign pointer from
+ * a constructor that runs before xalloc's), and pages never written read
+ * as the shared zero page, costing no resident memory. */
+extern uint64_t xa_registry[XA_REGISTRY_BITS / 64];
 
 XA_INLINE bool xa_registry_has(const void *chunk) {
     uint64_t i = (uintptr_t)chunk >> XA_CHUNK_SHIFT;
     if (unlikely(i >= XA_REGISTRY_BITS))
         return false;
-    return (__atomic_load_n(&xa_registry[i / 64], __ATOMIC_RELAXED) >> (i % 64)) & 1;
+    /* The mask changes nothing (i is in range) but lets the compiler see it. */
+    const uint64_t *word = &xa_registry[(i / 64) & (XA_REGISTRY_BITS / 64 - 1)];
+    return (__atomic_load_n(word, __ATOMIC_RELAXED) >> (i % 64)) & 1;
 }
 
-/* Map a fresh chunk for arena; registers it. NULL when the OS refuses. */
-xa_chunk *xa_chunk_new(struct xa_arena *arena);
+/* Map a fresh chunk for arena with the given enum xa_thp_mode advice;
+ * registers it. NULL when the OS refuses. */
+xa_chunk *xa_chunk_new(struct xa_arena *arena, int thp);
 /* Unregister and unmap. */
 void xa_chunk_delete(xa_chunk *ch);
 

@@ -17,22 +17,37 @@ static xa_mutex snapshot_lock = XA_MUTEX_INITIALIZER;
 static xa_stats snapshot;
 static uint64_t epoch;
 
+void xa_ctl_prefork(void) {
+    xa_mutex_lock(&snapshot_lock);
+}
+
+void xa_ctl_postfork_parent(void) {
+    xa_mutex_unlock(&snapshot_lock);
+}
+
+void xa_ctl_postfork_child(void) {
+    xa_mutex_postfork_child(&snapshot_lock);
+}
+
 static int get(void *oldp, size_t *oldlenp, const void *value, size_t size) {
-    if (oldp == NULL || oldlenp == NULL)
+    if (oldp == NULL)
         return 0;
+    if (oldlenp == NULL)
+        return EINVAL;
     if (*oldlenp != size)
         return EINVAL;
     memcpy(oldp, value, size);
     return 0;
 }
 
-static void refresh(void) {
+static uint64_t refresh(void) {
     xa_stats s;
     xa_stats_collect(&s, NULL);
     xa_mutex_lock(&snapshot_lock);
     snapshot = s;
-    epoch++;
+    uint64_t e = ++epoch;
     xa_mutex_unlock(&snapshot_lock);
+    return e;
 }
 
 static int stat_value(const char *name, size_t *v) {
@@ -72,8 +87,7 @@ int xallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t ne
     if (strcmp(name, "epoch") == 0) {
         if (writing && newlen != sizeof(uint64_t))
             return EINVAL;
-        refresh();
-        uint64_t e = epoch;
+        uint64_t e = refresh();
         return get(oldp, oldlenp, &e, sizeof e);
     }
     if (strncmp(name, "stats.", 6) == 0) {

@@ -201,6 +201,16 @@ size_t xa_huge_cache_purge(bool all) {
     return bytes >> XA_PAGE_SHIFT;
 }
 
+bool xa_huge_is_cached(const void *p) {
+    bool found = false;
+    xa_mutex_lock(&cache.lock);
+    for (unsigned i = 0; i < cache.n && !found; i++)
+        found = (const char *)p >= cache.slot[i].addr &&
+                (const char *)p < cache.slot[i].addr + cache.slot[i].size;
+    xa_mutex_unlock(&cache.lock);
+    return found;
+}
+
 size_t xa_huge_cached_bytes(void) {
     return __atomic_load_n(&cache.bytes, __ATOMIC_RELAXED);
 }
@@ -290,7 +300,7 @@ void *xa_huge_realloc(void *p, size_t newsize) {
     }
     /* Reserve an aligned destination, then move the pages onto it: the
      * kernel remaps them, nothing is copied. */
-    size_t alignment = XA_CHUNK, old_alignment;
+    size_t alignment = XA_CHUNK, old_alignment = 0;
     void *dst = xa_pages_map(usize, alignment);
     if (dst == NULL)
         return NULL;
@@ -302,10 +312,11 @@ void *xa_huge_realloc(void *p, size_t newsize) {
      * another thread's mmap may get the same address and record it. */
     forget(p, &old_alignment);
     if (!xa_pages_move(p, old, dst, usize)) {
-        record(p, old, old_alignment);
-        forget(dst, NULL);
-        xa_pages_unmap(dst, usize);
-        return NULL;
+        /* The kernel refuses to move a range made of two mappings (cached
+         * neighbours merged): copy instead. */
+        memcpy(dst, p, old);
+        if (!cache_put_at(p, old, xa_now_ms()))
+            xa_pages_unmap(p, old);
     }
     return dst;
 }

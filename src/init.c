@@ -2,7 +2,9 @@
  * loader, dlsym, another library's constructor or pthread_create, so
  * nothing before "initialized" calls a function that allocates. */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
+#include <unistd.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,8 +72,8 @@ static bool parse_num(const char *v, size_t n, long long *out) {
         neg = true;
         i++;
     }
-    if (i == n)
-        return false;
+    if (i == n || v[i] < '0' || v[i] > '9')
+        return false;                 /* at least one digit: "k" alone is no number */
     long long x = 0;
     for (; i < n && v[i] >= '0' && v[i] <= '9'; i++) {
         if (x > (1LL << 50))
@@ -161,6 +163,8 @@ void xa_conf_parse(const char *s) {
 static void prefork(void) {
     if (!xa_initialized)
         return;
+    xa_stats_prefork();
+    xa_ctl_prefork();
     xa_arena_prefork();
     xa_huge_prefork();
 }
@@ -170,6 +174,8 @@ static void postfork_parent(void) {
         return;
     xa_huge_postfork_parent();
     xa_arena_postfork_parent();
+    xa_ctl_postfork_parent();
+    xa_stats_postfork_parent();
 }
 
 static void postfork_child(void) {
@@ -177,6 +183,8 @@ static void postfork_child(void) {
         return;
     xa_huge_postfork_child();
     xa_arena_postfork_child();
+    xa_ctl_postfork_child();
+    xa_stats_postfork_child();
     xa_background_postfork_child();
 }
 
@@ -206,7 +214,7 @@ XA_NOINLINE bool xa_init_slow(void) {
         unsigned n = xa_opt.narenas ? xa_opt.narenas : 4 * cpu_count();
         xa_narenas = n > XA_MAX_ARENAS ? XA_MAX_ARENAS : n;
         xa_huge_boot();
-        if (!xa_registry_init() || !xa_tsd_boot()) {
+        if (!xa_tsd_boot()) {
             xa_mutex_unlock(&init_lock);
             return false;
         }
@@ -218,8 +226,12 @@ XA_NOINLINE bool xa_init_slow(void) {
     /* After initialized: pthread_atfork and atexit may themselves allocate. */
     if (register_atfork) {
         pthread_atfork(prefork, postfork_parent, postfork_child);
-        if (xa_opt.stats_print)
+        if (xa_opt.stats_print) {
+            int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+            if (fd >= 0)
+                xa_stats_fd = fd;
             atexit(print_stats_at_exit);
+        }
     }
     return true;
 }

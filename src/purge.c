@@ -16,7 +16,7 @@ size_t xa_purge_all(void) {
         xa_arena *a = __atomic_load_n(&xa_arenas[i], __ATOMIC_ACQUIRE);
         if (a == NULL)
             continue;
-        xa_arena_drain_remote(a);
+        xa_arena_release_empty_slabs(a);
         xa_mutex_lock(&a->lock);
         released += xa_arena_purge(a, true);
         xa_mutex_unlock(&a->lock);

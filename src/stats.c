@@ -93,11 +93,13 @@ static void out(printer *p, const char *fmt, ...) {
     p->cb(p->opaque, buf);
 }
 
+int xa_stats_fd = STDERR_FILENO;
+
 static void write_stderr(void *opaque, const char *text) {
     (void)opaque;
     size_t len = strlen(text);
     while (len) {
-        ssize_t w = write(STDERR_FILENO, text, len);
+        ssize_t w = write(xa_stats_fd, text, len);
         if (w <= 0)
             return;
         text += w;
@@ -183,9 +185,24 @@ static void print_text(printer *p, const xa_stats *s, const xa_arena_stats *as, 
     out(p, "___ end of xalloc statistics ___\n");
 }
 
+static xa_mutex print_lock = XA_MUTEX_INITIALIZER;
+
+/* fork: printing holds print_lock while it takes arena locks, so it comes
+ * first; a child forked mid-print gets it back unlocked. */
+void xa_stats_prefork(void) {
+    xa_mutex_lock(&print_lock);
+}
+
+void xa_stats_postfork_parent(void) {
+    xa_mutex_unlock(&print_lock);
+}
+
+void xa_stats_postfork_child(void) {
+    xa_mutex_postfork_child(&print_lock);
+}
+
 void xa_stats_print(xa_write_cb cb, void *opaque, const char *opts) {
     static xa_arena_stats per_arena[XA_MAX_ARENAS];   /* too big for a stack */
-    static xa_mutex print_lock = XA_MUTEX_INITIALIZER;
     printer p = { cb ? cb : write_stderr, opaque };
     bool json = opts && strchr(opts, 'J');
     bool arenas = !(opts && strchr(opts, 'a'));

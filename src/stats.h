@@ -38,9 +38,21 @@ typedef struct xa_stats {
  * at most XA_MAX_ARENAS. Returns the number of entries written. */
 unsigned xa_stats_collect(xa_stats *out, xa_arena_stats *per_arena);
 
+/* Where the default writer goes: stderr, or a duplicate of it taken at
+ * start-up for stats_print (GNU tools close stderr in their own exit
+ * handler, which runs before ours). */
+extern int xa_stats_fd;
+
 typedef void (*xa_write_cb)(void *opaque, const char *text);
 /* opts: NULL or a string; 'J' gives JSON, 'a' leaves out per-arena
  * sections, 'b' leaves out per-class rows. */
 void xa_stats_print(xa_write_cb cb, void *opaque, const char *opts);
+
+void xa_stats_prefork(void);
+void xa_stats_postfork_parent(void);
+void xa_stats_postfork_child(void);
+void xa_ctl_prefork(void);
+void xa_ctl_postfork_parent(void);
+void xa_ctl_postfork_child(void);
 
 #endif

@@ -73,8 +73,9 @@ XA_NOINLINE static void tsd_init(xa_tsd *t) {
     for (unsigned c = 0, off = 0; c < ncached; c++) {
         t->bins[c].stack = stacks + off;
         t->bins[c].n = 0;
-        t->bins[c].max = (uint16_t)bin_capacity(c);
-        off += t->bins[c].max;
+        t->bins[c].cap = (uint16_t)bin_capacity(c);
+        t->bins[c].max = c < XA_NSMALL ? t->bins[c].cap : 0;
+        off += t->bins[c].cap;
     }
     t->last_gc_ms = xa_now_ms();
     pthread_setspecific(tsd_key, t);  /* arms the exit flush */
@@ -118,7 +119,11 @@ static void tbin_flush(xa_tsd *t, unsigned c, unsigned nflush) {
     } else {
         for (uint32_t i = 0; i < nflush; i++) {
             xa_chunk *ch = xa_chunk_of(items[i]);
-            xa_arena_large_free(ch->arena, xa_chunk_map_get(ch, xa_page_of(items[i])));
+            xa_run *r = xa_chunk_map_get(ch, xa_page_of(items[i]));
+            if (unlikely(r->kind != XA_RUN_LARGE || r->addr != items[i]))
+                xa_report_pointer("double free", items[i]);
+            else
+                xa_arena_large_free(ch->arena, r);
         }
     }
     memmove(items, items + nflush, (b->n - nflush) * sizeof(void *));
@@ -144,7 +149,7 @@ static void tcache_gc(xa_tsd *t) {
         unsigned c = t->gc_next;
         t->gc_next = (c + 1) % XA_NCLASSES;
         xa_tbin *b = &t->bins[c];
-        if (b->max == 0)
+        if (b->cap == 0)
             continue;
         unsigned idle = b->low < b->n ? b->low : b->n;
         if (idle)
@@ -159,7 +164,7 @@ void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c) {
     t->nfills++;
     void *p;
     if (c < XA_NSMALL) {
-        uint32_t want = b->max / 2 ? b->max / 2 : 1;
+        uint32_t want = b->cap / 2 ? b->cap / 2 : 1;
         uint64_t requests = b->nmalloc - t->merged[c];
         t->merged[c] = b->nmalloc;
         b->n = (uint16_t)xa_arena_fill(t->arena, c, b->stack, want, requests);
@@ -194,8 +199,8 @@ uint64_t xa_tsd_deallocated(const xa_tsd *t) {
 void xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p) {
     xa_tbin *b = &t->bins[c];
     tcache_gc(t);
-    if (b->n >= b->max)
-        tbin_flush(t, c, b->n - b->max / 2u);
+    if (b->n >= b->cap)
+        tbin_flush(t, c, b->n - b->cap / 2u);
     b->nfree++;
     b->stack[b->n++] = p;
 }

@@ -11,9 +11,11 @@
 typedef struct xa_tbin {
     void **stack;             /* stack[0 .. n) cached blocks, newest on top */
     uint16_t n;
-    uint16_t max;             /* 0: class not cached (or no cache yet): slow path */
+    uint16_t max;             /* what the fast paths may fill to; 0: slow path only */
     uint16_t low;             /* fewest cached since the last GC pass: idle blocks */
-    uint16_t unused;
+    uint16_t cap;             /* capacity; 0: class not cached. Large classes have
+                                 max 0: their frees take the slow path, which
+                                 scans the few cached ones for a double free */
     uint64_t nmalloc, nfree;  /* served by this thread: plain counters, no atomics */
 } xa_tbin;
 
