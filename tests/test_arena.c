@@ -1,0 +1,808 @@
+/* Arenas: small fills and frees (remote frees too), large runs (every
+ * class, alignment, coalescing, in-place resize), free pages never passing
+ * for live blocks, dirty/active accounting, dirty-before-clean reuse,
+ * purge, and the release of empty chunks. Each test takes its own arena
+ * index from the top of the table, so no other test shares its state. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "alloc.h"
+#include "arena.h"
+#include "conf.h"
+#include "init.h"
+#include "purge.h"
+#include "slab.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static long saved_decay;
+
+static int setup(void **state)
+{
+    if (!xa_init_slow())
+        return -1;
+    /* Time-based purging would make ndirty depend on how fast the test
+     * runs (sanitizers); only explicit and over-limit purges happen. */
+    saved_decay = xa_opt.dirty_decay_ms;
+    xa_opt.dirty_decay_ms = 1L << 40;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    xa_opt.dirty_decay_ms = saved_decay;
+    return 0;
+}
+
+static unsigned next_index = XA_MAX_ARENAS;
+
+/* A never used arena. */
+static xa_arena *fresh_arena(void)
+{
+    assert_true(next_index > 0);
+    xa_arena *a = xa_arena_get(--next_index);
+    assert_non_null(a);
+    assert_int_equal(a->index, next_index);
+    assert_int_equal(a->nchunks, 0);
+    assert_int_equal(a->nactive, 0);
+    assert_ptr_equal(xa_arena_get(next_index), a);   /* created once */
+    return a;
+}
+
+static xa_run *run_of(const void *p)
+{
+    assert_true(xa_registry_has(xa_chunk_of(p)));
+    return xa_chunk_map_get(xa_chunk_of(p), xa_page_of(p));
+}
+
+static unsigned class_of_size(size_t size)
+{
+    unsigned c = xa_size_class(size);
+    assert_int_equal(xa_class_size[c], size);
+    return c;
+}
+
+static void *large(xa_arena *a, size_t size, size_t align)
+{
+    bool zeroed;
+    void *p = xa_arena_large_alloc(a, class_of_size(size), align, &zeroed);
+    assert_non_null(p);
+    return p;
+}
+
+static void large_free(xa_arena *a, void *p)
+{
+    xa_run *r = run_of(p);
+    assert_int_equal(r->kind, XA_RUN_LARGE);
+    assert_ptr_equal(r->addr, p);
+    xa_arena_large_free(a, r);
+}
+
+/* xa_arena_purge runs under the arena lock, like its callers in src/. */
+static size_t purge(xa_arena *a)
+{
+    xa_mutex_lock(&a->lock);
+    size_t n = xa_arena_purge(a, true);
+    xa_mutex_unlock(&a->lock);
+    return n;
+}
+
+/* Each test starts with no dirty pages anywhere: earlier tests' leftovers
+ * must not push this one over a dirty-page limit. */
+static int clean_slate(void **state)
+{
+    xa_purge_all();
+    return 0;
+}
+
+/* One place that knows xa_arena_fill's statistics argument. */
+static unsigned fill(xa_arena *a, unsigned c, void **out, unsigned want)
+{
+    return xa_arena_fill(a, c, out, want, 0);
+}
+
+static int cmp_ptr(const void *x, const void *y)
+{
+    uintptr_t a = (uintptr_t)*(void *const *)x, b = (uintptr_t)*(void *const *)y;
+    return (a > b) - (a < b);
+}
+
+/* ---- small ------------------------------------------------------------- */
+
+/* Check that every pointer is a live region of class c owned by a. */
+static void check_regions(xa_arena *a, unsigned c, void **out, unsigned n)
+{
+    size_t size = xa_class_size[c];
+    size_t lowbit = size & -size;
+    size_t align = lowbit < XA_PAGE ? lowbit : XA_PAGE;   /* slabs start on pages */
+    for (unsigned i = 0; i < n; i++) {
+        xa_run *r = run_of(out[i]);
+        assert_ptr_equal(xa_chunk_of(out[i])->arena, a);
+        assert_int_equal(r->kind, XA_RUN_SLAB);
+        assert_int_equal(r->sizeclass, c);
+        int idx = xa_slab_region_of(r, out[i]);
+        assert_true(idx >= 0);
+        assert_false(xa_bitmap_is_free(&r->bitmap, (unsigned)idx));
+        assert_int_equal((uintptr_t)out[i] % align, 0);
+        assert_ptr_equal(xa_lookup_fast(out[i]), r);
+    }
+    void **s = malloc(n * sizeof *s);
+    memcpy(s, out, n * sizeof *s);
+    qsort(s, n, sizeof *s, cmp_ptr);
+    for (unsigned i = 1; i < n; i++)
+        assert_true((char *)s[i] - (char *)s[i - 1] >= (ptrdiff_t)size);   /* distinct, disjoint */
+    free(s);
+}
+
+static void test_small_fill_free_refill(void **state)
+{
+    xa_arena *a = fresh_arena();
+    void **out = malloc(5000 * sizeof *out), **copy = malloc(5000 * sizeof *copy);
+    for (unsigned c = 0; c < XA_NSMALL; c++) {
+        const xa_slab_geom *g = &xa_slab_geom_of[c];
+        xa_bin *bin = &a->bins[c];
+        unsigned want = 2 * g->nregs + 3;                  /* spans 3+ slabs */
+        size_t nslabs = (want + g->nregs - 1) / g->nregs;
+        size_t active0 = a->nactive;
+
+        assert_int_equal(fill(a, c, out, want), want);
+        check_regions(a, c, out, want);
+        assert_int_equal(bin->curregs, want);
+        assert_int_equal(bin->nslabs, nslabs);
+        assert_int_equal(a->nactive, active0 + nslabs * g->pages);
+        size_t chunks = a->nchunks;
+
+        /* Everything back: empty slabs go, the current one stays. */
+        memcpy(copy, out, want * sizeof *out);       /* small_free may reuse its array */
+        xa_arena_small_free(a, c, copy, want);
+        assert_int_equal(bin->curregs, 0);
+        assert_int_equal(bin->nslabs, 1);
+        assert_int_equal(a->nactive, active0 + g->pages);
+        /* Regions of the kept slab read as free (a second free is caught);
+         * released slabs: see test_double_free_released_slab. */
+        xa_run *cur = bin->cur;
+        for (unsigned i = 0; i < want; i++)
+            if ((char *)out[i] >= cur->addr && (char *)out[i] < cur->addr + cur->npages * XA_PAGE)
+                assert_null(xa_lookup_fast(out[i]));
+
+        /* Refill: the memory is reused, the arena does not grow. */
+        assert_int_equal(fill(a, c, out, want), want);
+        check_regions(a, c, out, want);
+        assert_int_equal(bin->curregs, want);
+        assert_int_equal(bin->nslabs, nslabs);
+        assert_int_equal(a->nchunks, chunks);
+        assert_int_equal(a->nactive, active0 + nslabs * g->pages);
+        xa_arena_small_free(a, c, out, want);
+    }
+    free(out);
+    free(copy);
+}
+
+/* A fill that fits one fresh slab hands back its lowest regions with the
+ * lowest address last (the tcache pops it first). */
+static void test_small_fill_order(void **state)
+{
+    xa_arena *a = fresh_arena();
+    void *out[64];
+    for (unsigned c = 0; c < XA_NSMALL; c++) {
+        unsigned want = xa_slab_geom_of[c].nregs < 64 ? xa_slab_geom_of[c].nregs : 64;
+        assert_int_equal(fill(a, c, out, want), want);
+        xa_run *r = run_of(out[want - 1]);
+        assert_ptr_equal(out[want - 1], r->addr);
+        for (unsigned i = 0; i + 1 < want; i++)
+            assert_ptr_equal(out[i], (char *)out[i + 1] + xa_class_size[c]);
+        /* Free a middle one and the first: the next fill returns the lowest. */
+        if (want >= 3) {
+            void *mid = out[want / 2], *low = out[want - 1];
+            xa_arena_small_free(a, c, &mid, 1);
+            xa_arena_small_free(a, c, &low, 1);
+            void *two[2];
+            assert_int_equal(fill(a, c, two, 2), 2);
+            assert_ptr_equal(two[1], low);
+            assert_ptr_equal(two[0], mid);
+        }
+    }
+}
+
+/* Slabs that are not the current one go into nonfull when a region frees
+ * and are refilled from there, lowest address first. */
+static void test_small_nonfull(void **state)
+{
+    xa_arena *a = fresh_arena();
+    unsigned c = xa_small_class(256);
+    unsigned nregs = xa_slab_geom_of[c].nregs;
+    unsigned want = 3 * nregs;
+    void **out = malloc(want * sizeof *out);
+    assert_int_equal(fill(a, c, out, want), want);
+    qsort(out, want, sizeof *out, cmp_ptr);
+    /* One region from each of the two lower (full, not current) slabs. */
+    void *x = out[nregs + 5], *y = out[7];
+    xa_arena_small_free(a, c, &x, 1);
+    xa_arena_small_free(a, c, &y, 1);
+    assert_int_equal(a->bins[c].curregs, want - 2);
+    void *got[2];
+    assert_int_equal(fill(a, c, got, 2), 2);
+    assert_ptr_equal(got[1], y);                   /* lower slab first */
+    assert_ptr_equal(got[0], x);
+    assert_true(xa_rb_empty(&a->bins[c].nonfull));
+    xa_arena_small_free(a, c, out, want);
+    assert_int_equal(a->bins[c].curregs, 0);
+    assert_int_equal(a->bins[c].nslabs, 1);
+    free(out);
+}
+
+/* A bin whose lock is busy takes frees on its remote list (chained through
+ * the blocks, still taken in the bitmaps); the next fill hands them out
+ * first, and a drain or a locked free returns the rest to their slabs. */
+static void test_small_remote_free(void **state)
+{
+    xa_arena *a = fresh_arena();
+    unsigned c = xa_small_class(64);
+    xa_bin *bin = &a->bins[c];
+    void *out[10], *batch[5];
+    assert_int_equal(fill(a, c, out, 10), 10);
+    assert_int_equal(bin->curregs, 10);
+
+    memcpy(batch, out, sizeof batch);
+    xa_mutex_lock(&bin->lock);                       /* "busy": trylock fails */
+    xa_arena_small_free(a, c, batch, 5);
+    xa_mutex_unlock(&bin->lock);
+    assert_ptr_equal(bin->remote, out[0]);
+    for (unsigned i = 0; i < 5; i++) {
+        assert_ptr_equal(*(void **)out[i], i < 4 ? out[i + 1] : NULL);   /* the chain */
+        assert_non_null(xa_lookup_fast(out[i]));     /* still taken */
+    }
+    assert_int_equal(bin->curregs, 10);
+
+    /* A fill of 3 takes 3 remote blocks; the other 2 go back to the slab. */
+    void *got[3];
+    assert_int_equal(fill(a, c, got, 3), 3);
+    assert_null(bin->remote);
+    unsigned from_remote = 0;
+    for (unsigned k = 0; k < 3; k++)
+        for (unsigned i = 0; i < 5; i++)
+            from_remote += got[k] == out[i];
+    assert_int_equal(from_remote, 3);
+    assert_int_equal(bin->curregs, 8);
+    unsigned now_free = 0;
+    for (unsigned i = 0; i < 5; i++)
+        now_free += xa_lookup_fast(out[i]) == NULL;
+    assert_int_equal(now_free, 2);
+
+    /* Another busy free, then an explicit drain. */
+    memcpy(batch, out + 5, 2 * sizeof *batch);
+    xa_mutex_lock(&bin->lock);
+    xa_arena_small_free(a, c, batch, 2);
+    xa_mutex_unlock(&bin->lock);
+    assert_non_null(bin->remote);
+    assert_int_equal(bin->curregs, 8);
+    xa_arena_drain_remote(a);
+    assert_null(bin->remote);
+    assert_int_equal(bin->curregs, 6);
+    assert_null(xa_lookup_fast(out[5]));
+    assert_null(xa_lookup_fast(out[6]));
+
+    /* The rest: out[7..9] and the three refilled blocks. */
+    void *rest[6] = { out[7], out[8], out[9], got[0], got[1], got[2] };
+    xa_arena_small_free(a, c, rest, 6);
+    assert_int_equal(bin->curregs, 0);
+    assert_null(bin->remote);
+}
+
+/* ---- large ------------------------------------------------------------- */
+
+static void test_large_each_class(void **state)
+{
+    xa_arena *a = fresh_arena();
+    for (unsigned c = XA_NSMALL; c < XA_NCLASSES; c++) {
+        size_t size = xa_class_size[c], npages = size >> XA_PAGE_SHIFT;
+        size_t active = a->nactive, allocated = a->large_allocated;
+        uint64_t nmalloc = a->nlarge_malloc, nfree = a->nlarge_free;
+        bool zeroed = false;
+        char *p = xa_arena_large_alloc(a, c, XA_PAGE, &zeroed);
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % XA_PAGE, 0);
+        assert_ptr_equal(xa_chunk_of(p)->arena, a);
+        xa_run *r = run_of(p);
+        assert_int_equal(r->kind, XA_RUN_LARGE);
+        assert_int_equal(r->sizeclass, c);
+        assert_int_equal(r->npages, npages);
+        assert_ptr_equal(r->addr, p);
+        assert_ptr_equal(xa_lookup_fast(p), r);
+        assert_null(xa_lookup_fast(p + XA_PAGE));       /* interior */
+        for (size_t i = 0; i < npages; i++)
+            assert_ptr_equal(run_of(p + i * XA_PAGE), r);
+        assert_int_equal(a->nactive, active + npages);
+        assert_int_equal(a->large_allocated, allocated + size);
+        assert_int_equal(a->nlarge_malloc, nmalloc + 1);
+        if (zeroed)
+            for (size_t i = 0; i < size; i += 512)
+                assert_int_equal(p[i], 0);
+        memset(p, 0x77, size);
+
+        xa_arena_large_free(a, r);
+        assert_int_equal(a->nactive, active);
+        assert_int_equal(a->large_allocated, allocated);
+        assert_int_equal(a->nlarge_free, nfree + 1);
+        assert_null(xa_lookup_fast(p));                 /* a second free is caught */
+        assert_int_equal(run_of(p)->kind, XA_RUN_FREE);
+    }
+    assert_int_equal(a->nactive, 0);
+}
+
+static void test_large_alignment(void **state)
+{
+    xa_arena *a = fresh_arena();
+    static const size_t sizes[] = { 16384, 20480, 65536, 229376, 1048576, 2097152 };
+    enum { NS = sizeof sizes / sizeof sizes[0] };
+    void *keep[NS * 8];
+    unsigned nkeep = 0;
+    /* A 16 KiB run first, so the next free page is not already aligned. */
+    void *first = large(a, 16384, XA_PAGE);
+    for (size_t align = 2 * XA_PAGE; align <= ((size_t)1 << 20); align *= 2) {
+        for (unsigned k = 0; k < NS; k++) {
+            size_t np = sizes[k] >> XA_PAGE_SHIFT, ap = align >> XA_PAGE_SHIFT;
+            if (np + ap - 1 > XA_USABLE_PAGES)
+                continue;                               /* cannot fit any chunk */
+            char *p = large(a, sizes[k], align);
+            if ((uintptr_t)p % align)
+                fail_msg("size %zu align %zu: %p", sizes[k], align, (void *)p);
+            xa_run *r = run_of(p);
+            assert_int_equal(r->npages, np);
+            assert_ptr_equal(run_of(p + sizes[k] - 1), r);
+            assert_ptr_equal(xa_lookup_fast(p), r);
+            p[0] = 1;
+            p[sizes[k] - 1] = 2;
+            if (sizes[k] >= ((size_t)1 << 20))
+                large_free(a, p);                       /* keep the arena small */
+            else
+                keep[nkeep++] = p;
+        }
+    }
+    for (unsigned i = 0; i < nkeep; i++)
+        large_free(a, keep[i]);
+    large_free(a, first);
+    assert_int_equal(a->nactive, 0);
+    assert_int_equal(a->large_allocated, 0);
+}
+
+/* Freed neighbours merge into one free run that a bigger request fits. */
+static void test_coalesce(void **state)
+{
+    xa_arena *a = fresh_arena();
+    char *A = large(a, 16384, XA_PAGE), *B = large(a, 16384, XA_PAGE);
+    char *C = large(a, 16384, XA_PAGE), *D = large(a, 16384, XA_PAGE);
+    /* A fresh chunk is carved from its start: adjacent runs. */
+    assert_ptr_equal(A, (char *)xa_chunk_of(A) + XA_HEADER_PAGES * XA_PAGE);
+    assert_ptr_equal(B, A + 16384);
+    assert_ptr_equal(C, B + 16384);
+    assert_ptr_equal(D, C + 16384);   /* D keeps the chunk's tail away from C */
+
+    large_free(a, B);
+    xa_run *f = run_of(B);
+    assert_int_equal(f->kind, XA_RUN_FREE);
+    assert_int_equal(f->npages, 4);
+    large_free(a, A);
+    f = run_of(A);
+    assert_int_equal(f->kind, XA_RUN_FREE);
+    assert_ptr_equal(f->addr, A);
+    assert_int_equal(f->npages, 8);
+    assert_ptr_equal(run_of(B + 16384 - 1), f);     /* last page entry */
+    large_free(a, C);
+    f = run_of(A);
+    assert_int_equal(f->kind, XA_RUN_FREE);
+    assert_ptr_equal(f->addr, A);
+    assert_int_equal(f->npages, 12);
+    assert_ptr_equal(run_of(C + 16384 - 1), f);
+    assert_int_equal(a->ndirty, 12);
+
+    /* The combined size fits exactly where A was (best fit over the tail). */
+    char *E = large(a, 49152, XA_PAGE);
+    assert_ptr_equal(E, A);
+    assert_int_equal(a->ndirty, 0);
+    large_free(a, E);
+    large_free(a, D);
+    assert_int_equal(a->nactive, 0);
+}
+
+static void test_resize(void **state)
+{
+    xa_arena *a = fresh_arena();
+    unsigned c16 = class_of_size(16384), c20 = class_of_size(20480);
+    unsigned c32 = class_of_size(32768), c40 = class_of_size(40960);
+    char *A = large(a, 16384, XA_PAGE), *B = large(a, 16384, XA_PAGE);
+    char *C = large(a, 16384, XA_PAGE), *G = large(a, 16384, XA_PAGE);
+    assert_ptr_equal(B, A + 16384);
+    assert_ptr_equal(C, B + 16384);
+    xa_run *r = run_of(A), *rb = run_of(B);
+    size_t active = a->nactive, allocated = a->large_allocated;
+
+    /* Neighbour taken: refused, nothing changes. */
+    assert_false(xa_arena_large_resize(a, r, c32));
+    assert_int_equal(r->npages, 4);
+    assert_int_equal(r->sizeclass, c16);
+    assert_ptr_equal(run_of(B), rb);
+    assert_int_equal(rb->kind, XA_RUN_LARGE);
+    assert_int_equal(a->nactive, active);
+    assert_int_equal(a->large_allocated, allocated);
+
+    /* Neighbour free: grows in place over it. */
+    memset(A, 0x3c, 16384);
+    large_free(a, B);
+    active -= 4;
+    allocated -= 16384;
+    assert_true(xa_arena_large_resize(a, r, c32));
+    assert_int_equal(r->npages, 8);
+    assert_int_equal(r->sizeclass, c32);
+    assert_ptr_equal(r->addr, A);
+    for (unsigned i = 0; i < 8; i++)
+        assert_ptr_equal(run_of(A + i * XA_PAGE), r);
+    assert_int_equal(a->nactive, active + 4);
+    assert_int_equal(a->large_allocated, allocated + 16384);
+    assert_int_equal(a->ndirty, 0);                  /* B's pages are in use again */
+    assert_int_equal((unsigned char)A[16383], 0x3c);
+    memset(A, 0x3d, 32768);
+
+    /* Now C is right behind: growing further fails. */
+    assert_false(xa_arena_large_resize(a, r, c40));
+    assert_int_equal(r->npages, 8);
+    assert_int_equal(r->sizeclass, c32);
+    assert_int_equal(a->nactive, active + 4);
+
+    /* Shrink in place: the tail becomes a free (dirty) run. */
+    assert_true(xa_arena_large_resize(a, r, c16));
+    assert_int_equal(r->npages, 4);
+    assert_int_equal(r->sizeclass, c16);
+    assert_int_equal(a->nactive, active);
+    assert_int_equal(a->large_allocated, allocated);
+    xa_run *tail = run_of(A + 16384);
+    assert_int_equal(tail->kind, XA_RUN_FREE);
+    assert_int_equal(tail->npages, 4);
+    assert_int_equal(a->ndirty, 4);
+    assert_null(xa_lookup_fast(A + 16384));
+
+    /* A free neighbour that is too small (4 pages for 6 more) is no help. */
+    assert_false(xa_arena_large_resize(a, r, c40));
+    assert_int_equal(r->npages, 4);
+    assert_int_equal(r->sizeclass, c16);
+    assert_int_equal(run_of(A + 16384)->kind, XA_RUN_FREE);
+    assert_int_equal(a->nactive, active);
+    assert_int_equal(a->ndirty, 4);
+
+    /* Grow into part of the free neighbour: the rest stays free. */
+    assert_true(xa_arena_large_resize(a, r, c20));
+    assert_int_equal(r->npages, 5);
+    tail = run_of(A + 20480);
+    assert_int_equal(tail->kind, XA_RUN_FREE);
+    assert_int_equal(tail->npages, 3);
+    assert_ptr_equal(run_of(C - 1), tail);
+    assert_int_equal(a->ndirty, 3);
+    assert_int_equal(a->nactive, active + 1);
+
+    large_free(a, A);
+    large_free(a, C);
+    large_free(a, G);
+    assert_int_equal(a->nactive, 0);
+    assert_int_equal(a->large_allocated, 0);
+}
+
+/* At the end of a chunk, growth past the last page is refused even though
+ * a (too small) free neighbour exists; growth within it succeeds. */
+static void test_resize_chunk_end(void **state)
+{
+    xa_arena *a = fresh_arena();
+    /* 512 + 448 + 56 + 4 pages = 1020 of the 1022 usable: 2 pages left. */
+    char *p1 = large(a, 2097152, XA_PAGE), *p2 = large(a, 1835008, XA_PAGE);
+    char *p3 = large(a, 229376, XA_PAGE), *p4 = large(a, 16384, XA_PAGE);
+    assert_int_equal(a->nchunks, 1);
+    assert_int_equal(xa_page_of(p4), XA_CHUNK_PAGES - 6);
+    xa_run *r = run_of(p4);
+    assert_false(xa_arena_large_resize(a, r, class_of_size(28672)));   /* 7 pages: past the end */
+    assert_int_equal(r->npages, 4);
+    assert_true(xa_arena_large_resize(a, r, class_of_size(24576)));    /* 6 pages: the last two */
+    assert_int_equal(r->npages, 6);
+    assert_ptr_equal(run_of((char *)xa_chunk_of(p4) + XA_CHUNK - 1), r);
+    assert_false(xa_arena_large_resize(a, r, class_of_size(28672)));
+    large_free(a, p1);
+    large_free(a, p2);
+    large_free(a, p3);
+    large_free(a, p4);
+    assert_int_equal(a->nactive, 0);
+    assert_int_equal(a->nchunks, 1);
+}
+
+/* Free pages never pass for live blocks, however they were merged: the
+ * stale map entries inside a free run may name descriptors that were
+ * freed (merged away) and recycled by the base allocator; those must read
+ * as dead. */
+static void check_no_live_block_in(char *from, char *to)
+{
+    for (char *p = from; p < to; p += XA_PAGE) {
+        xa_run *r = xa_lookup_fast(p);
+        if (r != NULL)
+            fail_msg("xa_lookup_fast(%p) (page %u, free) returns descriptor %p: kind %u class %u "
+                     "addr %p npages %u", (void *)p, xa_page_of(p), (void *)r, r->kind,
+                     r->sizeclass, (void *)r->addr, r->npages);
+    }
+    for (char *p = from; p < to; p += XA_PAGE)
+        if (xa_owns(p))
+            fail_msg("xa_owns(%p) (page %u, free) is true", (void *)p, xa_page_of(p));
+}
+
+/* Deterministic case (a regression test): B absorbs the free run A, A's
+ * descriptor goes to the otherwise empty base free list while A's interior
+ * pages still map to it. When the free-list link overwrote its first word
+ * it read as kind 0, class 0 with addr/npages still covering A, so page
+ * starts passed the region test and the bitmap read landed on zeroed
+ * memory: "taken", a live 8-byte block. */
+static void test_stale_descriptor_lookup(void **state)
+{
+    xa_arena *a = fresh_arena();
+    char *A = large(a, 16384, XA_PAGE), *B = large(a, 32768, XA_PAGE);
+    char *G = large(a, 16384, XA_PAGE);
+    /* Head and tail both non-empty: takes the one recycled descriptor and
+     * a fresh one, leaving the base free list empty. */
+    char *H = large(a, 16384, 65536);
+    large_free(a, A);
+    large_free(a, B);                  /* merges A: A's descriptor is freed */
+    check_no_live_block_in(A, G);
+    large_free(a, G);
+    large_free(a, H);
+}
+
+/* The practical face of the same hazard: a double free of a region whose
+ * slab was released and merged away must be caught (the lookup once
+ * succeeded with a stale class-0 descriptor, so free cached a page of a
+ * free run as an 8-byte block). */
+static void test_double_free_released_slab(void **state)
+{
+    xa_arena *a = fresh_arena();
+    unsigned c = xa_small_class(4096);               /* 8-page slabs, page-aligned regions */
+    assert_int_equal(xa_slab_geom_of[c].nregs, 8);
+    char *L = large(a, 16384, XA_PAGE);
+    void *s1[8], *s2[8];
+    assert_int_equal(fill(a, c, s1, 8), 8);          /* slab S1, right after L */
+    assert_int_equal(fill(a, c, s2, 8), 8);          /* S2 becomes the current slab */
+    char *H = large(a, 16384, 65536);                /* empties the descriptor free list */
+    void *tmp[8];
+    memcpy(tmp, s1, sizeof tmp);                     /* small_free may reuse its array */
+    xa_arena_small_free(a, c, tmp, 8);               /* S1 empty, not current: released */
+    large_free(a, L);                                /* L's run absorbs S1's: descriptor freed */
+    for (int i = 0; i < 8; i++) {
+        xa_run *r = xa_lookup_fast(s1[i]);
+        if (r != NULL)
+            fail_msg("double free of %p (region %d of a released slab) not detected: lookup "
+                     "gives descriptor %p, kind %u class %u, usable size %zu", s1[i], 7 - i,
+                     (void *)r, r->kind, r->sizeclass, xa_usable_size(s1[i]));
+    }
+    xa_arena_small_free(a, c, s2, 8);
+    large_free(a, H);
+}
+
+static void test_free_pages_not_live(void **state)
+{
+    /* Merge from the right: B absorbs the free run A. */
+    xa_arena *a = fresh_arena();
+    char *A = large(a, 16384, XA_PAGE), *B = large(a, 32768, XA_PAGE);
+    char *G1 = large(a, 16384, XA_PAGE);
+    assert_ptr_equal(G1, A + 49152);                 /* consecutive in a fresh chunk */
+    large_free(a, A);
+    large_free(a, B);
+    check_no_live_block_in(A, G1);
+    large_free(a, G1);
+
+    /* Merge from the left and on both sides. */
+    a = fresh_arena();
+    char *C = large(a, 16384, XA_PAGE), *D = large(a, 40960, XA_PAGE);
+    char *E = large(a, 16384, XA_PAGE), *G2 = large(a, 16384, XA_PAGE);
+    assert_ptr_equal(G2, C + 16384 + 40960 + 16384);
+    large_free(a, D);
+    large_free(a, C);
+    large_free(a, E);
+    check_no_live_block_in(C, G2);
+    large_free(a, G2);
+
+    /* Released slabs merged with each other (all but the current one). */
+    a = fresh_arena();
+    unsigned c = xa_small_class(2048);
+    unsigned nregs = xa_slab_geom_of[c].nregs;
+    void **out = malloc(4 * nregs * sizeof *out);
+    assert_int_equal(fill(a, c, out, 4 * nregs), 4 * nregs);
+    char *lo = out[4 * nregs - 1], *hi = lo;
+    for (unsigned i = 0; i < 4 * nregs; i++) {
+        if ((char *)out[i] < lo) lo = out[i];
+        if ((char *)out[i] > hi) hi = out[i];
+    }
+    xa_run *cur = a->bins[c].cur;
+    xa_arena_small_free(a, c, out, 4 * nregs);
+    assert_int_equal(a->bins[c].nslabs, 1);
+    for (char *p = (char *)XA_ALIGN_DOWN((uintptr_t)lo, XA_PAGE); p <= hi; p += XA_PAGE)
+        if (p < cur->addr || p >= cur->addr + cur->npages * XA_PAGE)
+            check_no_live_block_in(p, p + XA_PAGE);
+    free(out);
+}
+
+/* ---- accounting and purge ---------------------------------------------- */
+
+static void test_dirty_and_purge(void **state)
+{
+    xa_arena *a = fresh_arena();
+    char *A = large(a, 16384, XA_PAGE), *B = large(a, 32768, XA_PAGE);
+    char *C = large(a, 16384, XA_PAGE), *D = large(a, 16384, XA_PAGE);
+    char *E = large(a, 16384, XA_PAGE);
+    assert_int_equal(a->nactive, 4 + 8 + 4 + 4 + 4);
+    assert_int_equal(a->ndirty, 0);
+    memset(B, 0xbb, 32768);
+    memset(D, 0xdd, 16384);
+
+    large_free(a, B);
+    assert_int_equal(a->ndirty, 8);
+    assert_int_equal(a->nactive, 16);
+    large_free(a, D);
+    assert_int_equal(a->ndirty, 12);
+    assert_int_equal(a->nactive, 12);
+
+    uint64_t calls = a->npurge_calls, pages = a->npurged_pages;
+    assert_int_equal(purge(a), 12);
+    assert_int_equal(a->ndirty, 0);
+    assert_null(a->dirty_oldest);
+    assert_null(a->dirty_newest);
+    assert_int_equal(a->npurge_calls, calls + 1);
+    assert_int_equal(a->npurged_pages, pages + 12);
+    /* Purged pages read as zero. */
+    for (size_t i = 0; i < 32768; i += 256)
+        assert_int_equal(B[i], 0);
+    assert_int_equal(purge(a), 0);     /* nothing left */
+
+    /* A purged run is handed out as known zero. */
+    bool zeroed = false;
+    char *D2 = xa_arena_large_alloc(a, class_of_size(16384), XA_PAGE, &zeroed);
+    assert_ptr_equal(D2, D);                          /* best fit: the 4-page hole */
+    assert_true(zeroed);
+    for (size_t i = 0; i < 16384; i += 256)
+        assert_int_equal(D2[i], 0);
+
+    /* Slabs count as active pages too. */
+    unsigned c = xa_small_class(1024);
+    size_t before = a->nactive;
+    void *blk;
+    assert_int_equal(fill(a, c, &blk, 1), 1);
+    assert_int_equal(a->nactive, before + xa_slab_geom_of[c].pages);
+    xa_arena_small_free(a, c, &blk, 1);                /* current slab: kept */
+    assert_int_equal(a->nactive, before + xa_slab_geom_of[c].pages);
+
+    large_free(a, A);
+    large_free(a, C);
+    large_free(a, D2);
+    large_free(a, E);
+    purge(a);
+    assert_int_equal(a->ndirty, 0);
+    assert_int_equal(a->nactive, xa_slab_geom_of[c].pages);
+}
+
+/* Dirty runs are reused before clean ones, even when a clean run fits
+ * better: their pages are already faulted in. */
+static void test_dirty_before_clean(void **state)
+{
+    xa_arena *a = fresh_arena();
+    char *A = large(a, 16384, XA_PAGE), *B = large(a, 32768, XA_PAGE);
+    char *C = large(a, 16384, XA_PAGE), *D = large(a, 16384, XA_PAGE);
+    char *E = large(a, 16384, XA_PAGE);
+    large_free(a, D);
+    purge(a);                          /* D: a clean 4-page hole */
+    large_free(a, B);                                 /* B: a dirty 8-page hole */
+    assert_int_equal(a->ndirty, 8);
+
+    bool zeroed = true;
+    char *X = xa_arena_large_alloc(a, class_of_size(16384), XA_PAGE, &zeroed);
+    assert_ptr_equal(X, B);                           /* not the exact clean fit D */
+    assert_false(zeroed);
+    assert_int_equal(a->ndirty, 4);
+
+    /* Nothing dirty fits 5 pages: clean memory, known zero. */
+    char *Y = xa_arena_large_alloc(a, class_of_size(20480), XA_PAGE, &zeroed);
+    assert_true(zeroed);
+    assert_true(Y != B + 16384);
+    assert_int_equal(a->ndirty, 4);
+
+    large_free(a, A);
+    large_free(a, C);
+    large_free(a, E);
+    large_free(a, X);
+    large_free(a, Y);
+    assert_int_equal(a->nactive, 0);
+}
+
+/* Past the one retained empty chunk, empty chunks are unmapped. */
+static void test_empty_chunks_unmapped(void **state)
+{
+    xa_arena *a = fresh_arena();
+    /* 512 + 448 + 56 + 6 pages fill the 1022 usable pages of a chunk
+     * exactly: three chunks, each emptied in turn. */
+    static const size_t sizes[4] = { 2097152, 1835008, 229376, 24576 };
+    char *p[3][4];
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 4; k++) {
+            p[i][k] = large(a, sizes[k], XA_PAGE);
+            memset(p[i][k], i, 4096);
+            assert_ptr_equal(xa_chunk_of(p[i][k]), xa_chunk_of(p[i][0]));
+        }
+    assert_int_equal(a->nchunks, 3);
+    assert_int_equal(a->nempty_chunks, 0);
+    xa_chunk *ch[3] = { xa_chunk_of(p[0][0]), xa_chunk_of(p[1][0]), xa_chunk_of(p[2][0]) };
+    assert_true(ch[0] != ch[1] && ch[1] != ch[2] && ch[0] != ch[2]);
+
+    /* A chunk may only count as empty once its free pages form one run;
+     * purging (dirty pages become clean ones) completes any merging. */
+    for (int k = 0; k < 4; k++)
+        large_free(a, p[0][k]);                        /* first empty chunk: retained */
+    purge(a);
+    assert_int_equal(a->nchunks, 3);
+    assert_int_equal(a->nempty_chunks, 1);
+    assert_true(xa_registry_has(ch[0]));
+    for (int k = 0; k < 4; k++)
+        large_free(a, p[1][k]);
+    purge(a);
+    assert_int_equal(a->nchunks, 2);
+    assert_int_equal(a->nempty_chunks, 1);
+    assert_false(xa_registry_has(ch[1]));
+    for (int k = 0; k < 4; k++)
+        large_free(a, p[2][k]);
+    purge(a);
+    assert_int_equal(a->nchunks, 1);
+    assert_false(xa_registry_has(ch[2]));
+    assert_true(xa_registry_has(ch[0]));
+    assert_int_equal(a->nactive, 0);
+
+    /* The retained chunk serves the next request without mapping. */
+    char *q = large(a, 2097152, XA_PAGE);
+    assert_ptr_equal(q, p[0][0]);
+    assert_int_equal(a->nchunks, 1);
+    assert_int_equal(a->nempty_chunks, 0);
+    large_free(a, q);
+    purge(a);
+    assert_int_equal(a->nempty_chunks, 1);
+    assert_int_equal(a->nchunks, 1);
+
+    /* Slabs spread over three chunks, all freed: one chunk keeps the
+     * current slab, one empty chunk stays, the other goes (at the latest
+     * once the dirty pages are purged). */
+    unsigned c = xa_small_class(4096);
+    unsigned nregs = xa_slab_geom_of[c].nregs, pages = xa_slab_geom_of[c].pages;
+    unsigned want = (2 * XA_USABLE_PAGES / pages + 2) * nregs;
+    void **out = malloc(want * sizeof *out);
+    assert_int_equal(fill(a, c, out, want), want);
+    assert_int_equal(a->nchunks, 3);
+    xa_arena_small_free(a, c, out, want);
+    purge(a);
+    assert_int_equal(a->nchunks, 2);
+    assert_int_equal(a->nempty_chunks, 1);
+    assert_int_equal(a->nactive, pages);
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_small_fill_free_refill, clean_slate),
+        cmocka_unit_test_setup(test_small_fill_order, clean_slate),
+        cmocka_unit_test_setup(test_small_nonfull, clean_slate),
+        cmocka_unit_test_setup(test_small_remote_free, clean_slate),
+        cmocka_unit_test_setup(test_large_each_class, clean_slate),
+        cmocka_unit_test_setup(test_large_alignment, clean_slate),
+        cmocka_unit_test_setup(test_coalesce, clean_slate),
+        cmocka_unit_test_setup(test_resize, clean_slate),
+        cmocka_unit_test_setup(test_resize_chunk_end, clean_slate),
+        cmocka_unit_test_setup(test_stale_descriptor_lookup, clean_slate),
+        cmocka_unit_test_setup(test_double_free_released_slab, clean_slate),
+        cmocka_unit_test_setup(test_free_pages_not_live, clean_slate),
+        cmocka_unit_test_setup(test_dirty_and_purge, clean_slate),
+        cmocka_unit_test_setup(test_dirty_before_clean, clean_slate),
+        cmocka_unit_test_setup(test_empty_chunks_unmapped, clean_slate),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,262 @@
+/* Memory use measured from outside: the resident set size of this process
+ * (/proc/self/statm), with margins wide enough for a shared machine.
+ *   - free order: 512 MiB of mixed small and medium blocks, all freed but
+ *     the last one: the memory goes back without malloc_trim;
+ *   - density: 4 million 16-byte blocks cost about 64 MiB, not more;
+ *   - thread exit: threads that allocate, free and exit leave nothing behind.
+ * Bookkeeping arrays come from mmap, never from malloc, so they are not
+ * part of what is measured (and never share pages with xalloc's). Default
+ * options assumed (XALLOC_CONF unset). */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "xalloc.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+
+/* Under a sanitizer the work is scaled down and the RSS limits are not
+ * asserted: the runtimes' own memory moves RSS too. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
+#else
+#define UNDER_SANITIZER 0
+#endif
+
+static size_t rss_bytes(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size = 0, resident = 0;
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%lu %lu", &size, &resident), 2);
+    fclose(f);
+    return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static void *map_array(size_t bytes) {
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(p != MAP_FAILED);
+    return p;
+}
+
+static size_t allocated_now(void) {
+    uint64_t e = 1;
+    size_t len = sizeof e, v = 0;
+    assert_int_equal(xallctl("epoch", &e, &len, &e, sizeof e), 0);
+    len = sizeof v;
+    assert_int_equal(xallctl("stats.allocated", &v, &len, NULL, 0), 0);
+    return v;
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rng(void) {
+    uint64_t x = rng_state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return rng_state = x;
+}
+
+/* 60 % 16-256 B, 25 % 256 B-2 KiB, 10 % 2-8 KiB, 5 % 16-64 KiB. */
+static size_t mixed_size(void) {
+    uint64_t r = rng();
+    unsigned pick = (unsigned)(r % 100);
+    r >>= 8;
+    if (pick < 60)
+        return 16 + r % 241;
+    if (pick < 85)
+        return 256 + r % (2048 - 256 + 1);
+    if (pick < 95)
+        return 2048 + r % (8192 - 2048 + 1);
+    return 16 * KiB + r % (48 * KiB + 1);
+}
+
+/* ---- free order ---------------------------------------------------------- */
+
+/* Everything freed but the block allocated last: that one block must not
+ * pin the rest (chunks, slabs, dirty pages past the decay floor). Within
+ * 2 s, with no malloc_trim, RSS is back under 16 MiB above the start. */
+static void test_free_all_but_last(void **state) {
+    const size_t total = UNDER_SANITIZER ? 128 * MiB : 512 * MiB;
+    const size_t cap = 2 * 1024 * 1024;
+    size_t rss0 = rss_bytes();
+    void **p = map_array(cap * sizeof *p);
+    size_t n = 0, bytes = 0;
+    while (bytes < total) {
+        assert_true(n < cap);
+        size_t sz = mixed_size();
+        p[n] = xalloc_malloc(sz);
+        assert_non_null(p[n]);
+        memset(p[n], (int)(n & 0xff), sz);
+        bytes += sz;
+        n++;
+    }
+    size_t rss_peak = rss_bytes();
+    if (!UNDER_SANITIZER && rss_peak < rss0 + total * 9 / 10)
+        fail_msg("RSS only %zu MiB above the start with %zu MiB live", (rss_peak - rss0) >> 20,
+                 total >> 20);
+    for (size_t i = 0; i + 1 < n; i++)
+        xalloc_free(p[i]);
+    void *last = p[n - 1];
+    size_t last_size = xalloc_malloc_usable_size(last);
+    munmap(p, cap * sizeof *p);
+
+    const size_t limit = rss0 + 16 * MiB;
+    double t0 = now_s();
+    size_t rss1 = rss_bytes();
+    while (!UNDER_SANITIZER && rss1 >= limit && now_s() - t0 < 2.0) {
+        sleep_ms(50);
+        rss1 = rss_bytes();
+    }
+    if (!UNDER_SANITIZER && rss1 >= limit)
+        fail_msg("%zu blocks (%zu MiB) freed but the last: RSS %zu MiB at start, %zu MiB at peak, "
+                 "still %zu MiB 2 s later (limit %zu MiB)",
+                 n - 1, bytes >> 20, rss0 >> 20, rss_peak >> 20, rss1 >> 20, limit >> 20);
+    /* the survivor is intact */
+    const unsigned char *b = last;
+    for (size_t i = 0; i < last_size && i < 64; i++)
+        assert_int_equal(b[i], (unsigned char)((n - 1) & 0xff));
+    xalloc_free(last);
+}
+
+/* ---- density -------------------------------------------------------------- */
+
+static void test_small_object_density(void **state) {
+    const size_t n = UNDER_SANITIZER ? 1000000 : 4000000;
+    const size_t payload = n * 16;
+    assert_int_equal(xallctl("arena.purge", NULL, NULL, NULL, 0), 0);
+    void **p = map_array(n * sizeof *p);
+    memset(p, 0, n * sizeof *p);              /* resident before the baseline */
+    size_t rss0 = rss_bytes();
+    for (size_t i = 0; i < n; i++) {
+        p[i] = xalloc_malloc(16);
+        assert_non_null(p[i]);
+        *(uint64_t *)p[i] = i;
+    }
+    size_t rss1 = rss_bytes();
+    size_t growth = rss1 > rss0 ? rss1 - rss0 : 0;
+    size_t limit = payload + payload / 20 + 2 * MiB;
+    if (!UNDER_SANITIZER && growth > limit)
+        fail_msg("%zu 16-byte blocks (%zu MiB) grew RSS by %zu KiB, more than %zu KiB", n,
+                 payload >> 20, growth >> 10, limit >> 10);
+    if (!UNDER_SANITIZER && growth < payload * 9 / 10)
+        fail_msg("RSS grew by only %zu KiB for %zu MiB of blocks: measurement broken?", growth >> 10,
+                 payload >> 20);
+    for (size_t i = 0; i < n; i += 4099)
+        assert_int_equal(*(uint64_t *)p[i], i);
+    for (size_t i = 0; i < n; i++)
+        xalloc_free(p[i]);
+    munmap(p, n * sizeof *p);
+}
+
+/* ---- thread exit ------------------------------------------------------------ */
+
+static void *worker(void *arg) {
+    enum { MAXB = 8192 };
+    void **blocks = arg;                        /* this thread's slice of an mmap'd array */
+    size_t bytes = 0, nb = 0;
+    uint64_t x = (uint64_t)(uintptr_t)arg | 1;
+    while (bytes < MiB && nb < MAXB) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        size_t sz = 16 + x % 1009;
+        blocks[nb] = xalloc_malloc(sz);
+        if (blocks[nb] == NULL)
+            return (void *)1;
+        memset(blocks[nb], 0x5c, sz);
+        bytes += sz;
+        nb++;
+    }
+    for (size_t i = 0; i < nb; i++)
+        xalloc_free(blocks[i]);
+    return NULL;
+}
+
+static void run_threads(int nthreads, int batch, void **slices, size_t per) {
+    for (int done = 0; done < nthreads; done += batch) {
+        pthread_t th[64];
+        int k = nthreads - done < batch ? nthreads - done : batch;
+        for (int i = 0; i < k; i++)
+            assert_int_equal(pthread_create(&th[i], NULL, worker, slices + (size_t)i * per), 0);
+        for (int i = 0; i < k; i++) {
+            void *ret;
+            pthread_join(th[i], &ret);
+            assert_null(ret);
+        }
+    }
+}
+
+static void *idle(void *arg) {
+    return arg;
+}
+
+static void test_thread_exit(void **state) {
+    enum { THREADS = 100, BATCH = 10, PER = 8192 };
+    void **slices = map_array((size_t)BATCH * PER * sizeof(void *));
+    memset(slices, 0, (size_t)BATCH * PER * sizeof(void *));
+    /* Thread stacks are cached by glibc and count in RSS: create them first. */
+    pthread_t th[BATCH];
+    for (int i = 0; i < BATCH; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, idle, NULL), 0);
+    for (int i = 0; i < BATCH; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(xallctl("arena.purge", NULL, NULL, NULL, 0), 0);
+    size_t a0 = allocated_now();
+    size_t rss0 = rss_bytes();
+
+    run_threads(THREADS, BATCH, slices, PER);
+
+    /* Every thread cache was flushed at exit and its stacks freed. */
+    size_t a1 = allocated_now();
+    if (a1 != a0)
+        fail_msg("stats.allocated %zu before %d threads, %zu after they exited (%+lld)", a0, THREADS,
+                 a1, (long long)a1 - (long long)a0);
+    size_t rss1 = rss_bytes();
+    size_t limit = rss0 + 8 * MiB;
+    if (!UNDER_SANITIZER && rss1 > limit) {
+        size_t dirty = 0, len = sizeof dirty;
+        unsigned narenas = 0;
+        size_t nlen = sizeof narenas;
+        xallctl("stats.dirty", &dirty, &len, NULL, 0);
+        xallctl("arenas.narenas", &narenas, &nlen, NULL, 0);
+        fail_msg("%d threads each allocated and freed 1 MiB, then exited: RSS %zu KiB -> %zu KiB "
+                 "(limit %zu KiB); stats.dirty %zu KiB over %u arenas",
+                 THREADS, rss0 >> 10, rss1 >> 10, limit >> 10, dirty >> 10, narenas);
+    }
+    munmap(slices, (size_t)BATCH * PER * sizeof(void *));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_free_all_but_last),
+        cmocka_unit_test(test_small_object_density),
+        cmocka_unit_test(test_thread_exit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,458 @@
+/* Thread caches, driven through xa_malloc / xa_free in fresh threads (a
+ * fresh thread has a fresh cache). cmocka's asserts are not thread-safe,
+ * so thread bodies record the first failed check and the main thread
+ * reports it. Each test uses its own size class, so the arena bins it
+ * looks at are untouched by the others even when threads share arenas. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "alloc.h"
+#include "conf.h"
+#include "init.h"
+#include "tcache.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int setup(void **state)
+{
+    return xa_init_slow() ? 0 : -1;
+}
+
+typedef struct result {
+    char msg[256];
+    bool failed;
+} result;
+
+/* Record the first failure and leave the thread body. */
+#define CHECK(res, cond, ...)                                              \
+    do {                                                                   \
+        if (!(cond)) {                                                     \
+            if (!(res)->failed) {                                          \
+                int k_ = snprintf((res)->msg, sizeof (res)->msg, "line %d: %s: ", \
+                                  __LINE__, #cond);                        \
+                if (k_ > 0 && (size_t)k_ < sizeof (res)->msg)              \
+                    snprintf((res)->msg + k_, sizeof (res)->msg - (size_t)k_, __VA_ARGS__); \
+                (res)->failed = true;                                      \
+            }                                                              \
+            return NULL;                                                   \
+        }                                                                  \
+    } while (0)
+
+static void run_thread(void *(*fn)(void *), void *arg)
+{
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, fn, arg), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+}
+
+static void check_result(const result *r)
+{
+    if (r->failed)
+        fail_msg("%s", r->msg);
+}
+
+/* ---- bins fill to half and never exceed max --------------------------- */
+
+static void *fill_flush_body(void *arg)
+{
+    result *res = arg;
+    enum { SIZE = 64 };
+    xa_tsd *t = xa_tsd_get();
+    CHECK(res, t != NULL, "no thread state");
+    CHECK(res, t->state == XA_TSD_ACTIVE, "state %u", t->state);
+    CHECK(res, t->stacks != NULL, "no cache");
+    for (unsigned c = 0; c < XA_NCLASSES; c++) {
+        uint32_t max = t->bins[c].cap;
+        CHECK(res, t->bins[c].n == 0, "class %u starts with %u", c, t->bins[c].n);
+        if (xa_class_size[c] > xa_opt.tcache_max)
+            CHECK(res, max == 0, "class %u above tcache_max is cached (%u)", c, max);
+        else if (c < XA_NSMALL)
+            CHECK(res, max >= 8 && max <= 200, "class %u max %u", c, max);
+        else
+            CHECK(res, max > 0, "large class %u not cached", c);
+        if (c >= XA_NSMALL)   /* large frees go through the slow path's scan */
+            CHECK(res, t->bins[c].max == 0, "large class %u on the fast path", c);
+    }
+    unsigned c = xa_small_class(SIZE);
+    xa_tbin *b = &t->bins[c];
+    xa_bin *bin = &t->arena->bins[c];
+    size_t curregs0 = bin->curregs;
+    uint64_t fills0 = t->nfills;
+
+    /* The first malloc misses and fills half the bin. */
+    void *first = xa_malloc(SIZE);
+    CHECK(res, first != NULL, "malloc");
+    CHECK(res, t->nfills == fills0 + 1, "nfills %llu", (unsigned long long)t->nfills);
+    CHECK(res, b->n == b->cap / 2 - 1, "after fill n %u, max %u", b->n, b->cap);
+    CHECK(res, bin->curregs == curregs0 + b->cap / 2, "arena curregs %zu", bin->curregs);
+    CHECK(res, xa_usable_size(first) == SIZE, "usable %zu", xa_usable_size(first));
+
+    unsigned total = 3 * b->cap;
+    void **p = malloc(total * sizeof *p);
+    p[0] = first;
+    for (unsigned i = 1; i < total; i++) {
+        p[i] = xa_malloc(SIZE);
+        CHECK(res, p[i] != NULL, "malloc %u", i);
+        CHECK(res, b->n <= b->cap, "n %u > max %u", b->n, b->cap);
+        memset(p[i], (int)i, SIZE);
+    }
+    uint64_t flushes = t->nflushes;
+    unsigned saw_flush = 0;
+    for (unsigned i = 0; i < total; i++) {
+        uint64_t gc = t->last_gc_ms;
+        xa_free(p[i]);
+        CHECK(res, b->n <= b->cap, "after free %u: n %u > max %u", i, b->n, b->cap);
+        if (t->nflushes != flushes) {
+            /* An overflow returns the older half: max/2 stay, plus the new
+             * one (unless the periodic GC also ran and returned more). */
+            if (t->last_gc_ms == gc)
+                CHECK(res, b->n == b->cap / 2 + 1, "after flush n %u, max %u", b->n, b->cap);
+            flushes = t->nflushes;
+            saw_flush++;
+        }
+    }
+    CHECK(res, saw_flush >= 1, "freeing %u blocks never flushed", total);
+    /* Cached blocks still count as handed out by the arena. */
+    CHECK(res, bin->curregs == curregs0 + b->n, "curregs %zu, base %zu, cached %u",
+          bin->curregs, curregs0, b->n);
+    free(p);
+    return NULL;
+}
+
+static void test_fill_flush_within_max(void **state)
+{
+    result res = {0};
+    run_thread(fill_flush_body, &res);
+    check_result(&res);
+}
+
+/* ---- flush_all empties every bin ---------------------------------------- */
+
+static const size_t flush_sizes[] = { 16, 100, 1000, 5000, 20000 };
+#define NFLUSH (sizeof flush_sizes / sizeof flush_sizes[0])
+
+static void *flush_all_body(void *arg)
+{
+    result *res = arg;
+    xa_tsd *t = xa_tsd_get();
+    CHECK(res, t != NULL && t->stacks != NULL, "no cache");
+    xa_arena *a = t->arena;
+    void *p[NFLUSH][10];
+    for (unsigned k = 0; k < NFLUSH; k++) {
+        for (unsigned i = 0; i < 10; i++)
+            CHECK(res, (p[k][i] = xa_malloc(flush_sizes[k])) != NULL, "malloc %zu", flush_sizes[k]);
+        for (unsigned i = 0; i < 10; i++)
+            xa_free(p[k][i]);
+    }
+    size_t cached_small[NFLUSH] = {0}, curregs[NFLUSH] = {0};
+    for (unsigned k = 0; k < NFLUSH; k++) {
+        unsigned c = xa_size_class(flush_sizes[k]);
+        CHECK(res, t->bins[c].n > 0, "class %u empty before flush", c);
+        if (c < XA_NSMALL) {
+            cached_small[k] = t->bins[c].n;
+            curregs[k] = a->bins[c].curregs;
+        }
+    }
+    unsigned cl = xa_size_class(20000);
+    uint32_t nlarge = t->bins[cl].n;
+    size_t large_allocated = a->large_allocated;
+    uint64_t nlarge_free = a->nlarge_free;
+
+    xa_tcache_flush_all(t);
+    for (unsigned c = 0; c < XA_NCLASSES; c++)
+        CHECK(res, t->bins[c].n == 0, "class %u still holds %u", c, t->bins[c].n);
+    for (unsigned k = 0; k < NFLUSH; k++) {
+        unsigned c = xa_size_class(flush_sizes[k]);
+        if (c < XA_NSMALL)
+            CHECK(res, a->bins[c].curregs == curregs[k] - cached_small[k],
+                  "class %u curregs %zu, was %zu with %zu cached", c, a->bins[c].curregs,
+                  curregs[k], cached_small[k]);
+    }
+    CHECK(res, a->nlarge_free == nlarge_free + nlarge, "nlarge_free");
+    CHECK(res, a->large_allocated == large_allocated - nlarge * xa_class_size[cl],
+          "large_allocated %zu", a->large_allocated);
+    /* The cache still works afterwards. */
+    void *q = xa_malloc(100);
+    CHECK(res, q != NULL, "malloc after flush");
+    xa_free(q);
+    return NULL;
+}
+
+static void test_flush_all(void **state)
+{
+    result res = {0};
+    run_thread(flush_all_body, &res);
+    check_result(&res);
+}
+
+/* ---- thread exit returns the cache -------------------------------------- */
+
+enum { EXIT_SIZE = 96, EXIT_N = 50 };
+
+typedef struct exit_ctx {
+    result res;
+    xa_arena *arena;
+    size_t curregs_before, curregs_alive;
+    void *p[EXIT_N];
+} exit_ctx;
+
+static void *exit_body(void *arg)
+{
+    exit_ctx *x = arg;
+    xa_tsd *t = xa_tsd_get();
+    CHECK(&x->res, t != NULL && t->stacks != NULL, "no cache");
+    unsigned c = xa_small_class(EXIT_SIZE);
+    x->arena = t->arena;
+    x->curregs_before = t->arena->bins[c].curregs;
+    for (unsigned i = 0; i < EXIT_N; i++)
+        CHECK(&x->res, (x->p[i] = xa_malloc(EXIT_SIZE)) != NULL, "malloc");
+    for (unsigned i = 0; i < EXIT_N; i++)
+        xa_free(x->p[i]);
+    x->curregs_alive = t->arena->bins[c].curregs;
+    CHECK(&x->res, t->bins[c].n >= EXIT_N, "cached %u", t->bins[c].n);
+    return NULL;                       /* exit: the key destructor flushes */
+}
+
+static void test_thread_exit_flushes(void **state)
+{
+    exit_ctx *x = calloc(1, sizeof *x);
+    run_thread(exit_body, x);
+    check_result(&x->res);
+    unsigned c = xa_small_class(EXIT_SIZE);
+    xa_bin *bin = &x->arena->bins[c];
+    assert_true(x->curregs_alive > x->curregs_before);
+    /* After join: every block the thread cached went back to its arena. */
+    assert_int_equal(bin->curregs, x->curregs_before);
+    void *lowest = x->p[0];
+    for (unsigned i = 0; i < EXIT_N; i++) {
+        assert_null(xa_lookup_fast(x->p[i]));          /* free in its slab */
+        if (x->p[i] < lowest)
+            lowest = x->p[i];
+    }
+    /* Another thread (this one) gets them back from the arena, lowest first. */
+    void *again;
+    assert_int_equal(xa_arena_fill(x->arena, c, &again, 1, 0), 1);
+    assert_ptr_equal(again, lowest);
+    xa_arena_small_free(x->arena, c, &again, 1);
+    assert_int_equal(bin->curregs, x->curregs_before);
+    free(x);
+}
+
+/* ---- low addresses first ----------------------------------------------- */
+
+static void *low_first_body(void *arg)
+{
+    result *res = arg;
+    enum { SIZE = 192 };
+    xa_tsd *t = xa_tsd_get();
+    CHECK(res, t != NULL && t->stacks != NULL, "no cache");
+    unsigned c = xa_small_class(SIZE);
+    xa_tbin *b = &t->bins[c];
+    char *p0 = xa_malloc(SIZE);
+    CHECK(res, p0 != NULL, "malloc");
+    unsigned n = b->n;
+    CHECK(res, n > 0, "nothing cached after a fill");
+    /* The first block is the lowest of the batch... */
+    for (unsigned i = 0; i < n; i++)
+        CHECK(res, (char *)b->stack[i] > p0, "cached %p below first %p", b->stack[i], (void *)p0);
+    /* ...and the rest come out in ascending order. */
+    char **p = malloc((n + 1) * sizeof *p);
+    p[0] = p0;
+    for (unsigned i = 1; i <= n; i++) {
+        p[i] = xa_malloc(SIZE);
+        CHECK(res, p[i] > p[i - 1], "block %u at %p not above %p", i, (void *)p[i], (void *)p[i - 1]);
+    }
+    CHECK(res, b->n == 0, "batch not used up");
+    for (unsigned i = 0; i <= n; i++)
+        xa_free(p[i]);
+    /* Everything back in the arena: the next fill starts at the bottom again. */
+    xa_tcache_flush_all(t);
+    char *q = xa_malloc(SIZE);
+    CHECK(res, q == p0, "after flush got %p, lowest was %p", (void *)q, (void *)p0);
+    xa_free(q);
+    free(p);
+    return NULL;
+}
+
+static void test_low_addresses_first(void **state)
+{
+    result res = {0};
+    run_thread(low_first_body, &res);
+    check_result(&res);
+}
+
+/* ---- large classes are cached too -------------------------------------- */
+
+static void *large_body(void *arg)
+{
+    result *res = arg;
+    enum { SIZE = 24576 };
+    xa_tsd *t = xa_tsd_get();
+    CHECK(res, t != NULL && t->stacks != NULL, "no cache");
+    unsigned c = xa_size_class(SIZE);
+    xa_tbin *b = &t->bins[c];
+    CHECK(res, b->cap > 0, "class %u not cached", c);
+    void *p[16];
+    for (unsigned i = 0; i < 16; i++) {
+        CHECK(res, (p[i] = xa_malloc(SIZE)) != NULL, "malloc");
+        CHECK(res, ((uintptr_t)p[i] & XA_PAGE_MASK) == 0, "not page aligned");
+        CHECK(res, xa_usable_size(p[i]) == SIZE, "usable %zu", xa_usable_size(p[i]));
+    }
+    for (unsigned i = 0; i < 16; i++) {
+        xa_free(p[i]);
+        CHECK(res, b->n <= b->cap, "n %u > max %u", b->n, b->cap);
+    }
+    CHECK(res, b->n > 0, "nothing cached");
+    /* A cached large block is reused as is. */
+    void *top = b->stack[b->n - 1];
+    CHECK(res, xa_malloc(SIZE) == top, "cache not used");
+    xa_free(top);
+    return NULL;
+}
+
+static void test_large_cached(void **state)
+{
+    result res = {0};
+    run_thread(large_body, &res);
+    check_result(&res);
+}
+
+/* ---- blocks go back to the arena that owns them ----------------------- */
+
+enum { CROSS_SIZE = 320, CROSS_N = 20 };
+
+typedef struct cross_ctx {
+    result res;
+    xa_arena *owner, *freer;
+    size_t owner_curregs, freer_curregs;
+    void *p[CROSS_N];
+} cross_ctx;
+
+static void *cross_alloc_body(void *arg)
+{
+    cross_ctx *x = arg;
+    xa_tsd *t = xa_tsd_get();
+    CHECK(&x->res, t != NULL && t->stacks != NULL, "no cache");
+    x->owner = t->arena;
+    x->owner_curregs = t->arena->bins[xa_small_class(CROSS_SIZE)].curregs;
+    for (unsigned i = 0; i < CROSS_N; i++)
+        CHECK(&x->res, (x->p[i] = xa_malloc(CROSS_SIZE)) != NULL, "malloc");
+    return NULL;                       /* exits with the blocks still live */
+}
+
+static void *cross_free_body(void *arg)
+{
+    cross_ctx *x = arg;
+    unsigned c = xa_small_class(CROSS_SIZE);
+    xa_tsd *t = xa_tsd_get();
+    CHECK(&x->res, t != NULL && t->stacks != NULL, "no cache");
+    x->freer = t->arena;
+    /* Own blocks of the same class, so one flush batch spans two arenas. */
+    void *own[CROSS_N];
+    for (unsigned i = 0; i < CROSS_N; i++)
+        CHECK(&x->res, (own[i] = xa_malloc(CROSS_SIZE)) != NULL, "malloc");
+    for (unsigned i = 0; i < CROSS_N; i++) {
+        xa_free(x->p[i]);
+        xa_free(own[i]);
+    }
+    xa_tcache_flush_all(t);
+    x->freer_curregs = t->arena->bins[c].curregs;
+    return NULL;
+}
+
+static void test_flush_to_owning_arena(void **state)
+{
+    cross_ctx *x = calloc(1, sizeof *x);
+    unsigned c = xa_small_class(CROSS_SIZE);
+    run_thread(cross_alloc_body, x);
+    check_result(&x->res);
+    /* The owner's exit flushed only what it cached; the 20 are still out. */
+    assert_int_equal(x->owner->bins[c].curregs, x->owner_curregs + CROSS_N);
+    run_thread(cross_free_body, x);
+    check_result(&x->res);
+    if (x->freer != x->owner)
+        assert_int_equal(x->freer_curregs, 0);    /* only this test uses the class */
+    assert_int_equal(x->owner->bins[c].curregs, x->owner_curregs);
+    for (unsigned i = 0; i < CROSS_N; i++)
+        assert_null(xa_lookup_fast(x->p[i]));
+    free(x);
+}
+
+/* ---- the incremental GC flushes only what sat unused --------------------- */
+
+/* Make the next slow path run a GC pass that starts at bin c. */
+static void gc_due_at(xa_tsd *t, unsigned c)
+{
+    t->gc_next = c;
+    t->last_gc_ms = xa_now_ms() - 1000;
+}
+
+static void *gc_body(void *arg)
+{
+    result *res = arg;
+    enum { SIZE = 448 };
+    xa_tsd *t = xa_tsd_get();
+    CHECK(res, t != NULL && t->stacks != NULL, "no cache");
+    unsigned c = xa_small_class(SIZE);
+    xa_tbin *b = &t->bins[c];
+    void *first = xa_malloc(SIZE);               /* fill */
+    CHECK(res, first != NULL, "malloc");
+    xa_free(first);
+    unsigned n = b->n;
+    CHECK(res, n >= 8, "cached %u", n);
+
+    /* GC pass 1 over bin c: nothing was idle (a fill just happened). */
+    gc_due_at(t, c);
+    void *trigger = xa_malloc(6000);             /* empty bin: slow path, runs the GC */
+    CHECK(res, trigger != NULL, "malloc");
+    CHECK(res, b->n == n, "pass 1 flushed: n %u, was %u", b->n, n);
+
+    /* The thread uses every cached block, then frees them again. */
+    void **p = malloc(n * sizeof *p);
+    for (unsigned i = 0; i < n; i++)
+        p[i] = xa_malloc(SIZE);
+    CHECK(res, b->n == 0, "n %u", b->n);
+    for (unsigned i = 0; i < n; i++)
+        xa_free(p[i]);
+    CHECK(res, b->n == n, "n %u", b->n);
+
+    /* GC pass 2: since pass 1 the bin went down to 0, so no block sat idle
+     * and none should be flushed. */
+    unsigned low_water = b->low;
+    gc_due_at(t, c);
+    void *trigger2 = xa_malloc(7000);            /* another empty bin: slow path, GC */
+    CHECK(res, b->n == n, "GC flushed %u of %u blocks that were all in use since the last "
+          "pass (low-water mark was %u)", n - b->n, n, low_water);
+    CHECK(res, low_water == 0, "low-water mark %u after the bin went empty", low_water);
+    xa_free(trigger);
+    xa_free(trigger2);
+    free(p);
+    return NULL;
+}
+
+static void test_gc_keeps_used_blocks(void **state)
+{
+    result res = {0};
+    run_thread(gc_body, &res);
+    check_result(&res);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fill_flush_within_max),
+        cmocka_unit_test(test_flush_all),
+        cmocka_unit_test(test_thread_exit_flushes),
+        cmocka_unit_test(test_low_addresses_first),
+        cmocka_unit_test(test_large_cached),
+        cmocka_unit_test(test_flush_to_owning_arena),
+        cmocka_unit_test(test_gc_keeps_used_blocks),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
