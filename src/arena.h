@@ -77,7 +77,8 @@ void xa_arena_large_free(xa_arena *a, xa_run *r);
  * not allow it (nothing changed then). */
 bool xa_arena_large_resize(xa_arena *a, xa_run *r, unsigned newc);
 
-/* Return dirty pages to the OS: all of them, or only those past decay. */
+/* Return dirty pages to the OS: all of them, or those past decay or over
+ * the dirty cap. Called with a->lock held; drops it around madvise. */
 size_t xa_arena_purge(xa_arena *a, bool all);
 
 /* fork: take every lock of every arena, release or re-init them. */

@@ -20,6 +20,8 @@ enum xa_run_kind {
     XA_RUN_FREE  = 1,    /* free pages, in the arena's avail tree */
     XA_RUN_SLAB  = 2,    /* pages cut into regions of one small class */
     XA_RUN_LARGE = 3,    /* one large allocation */
+    XA_RUN_PURGING = 4,  /* free, taken out of the trees while madvise runs
+                            without the arena lock: neighbours leave it be */
 };
 
 /* Marks a descriptor that the free fast path must not trust (free runs):
