@@ -23,6 +23,7 @@ typedef struct huge_shard {
 } __attribute__((aligned(XA_CACHELINE))) huge_shard;
 
 static huge_shard shards[XA_HUGE_SHARDS];
+static size_t live_bytes;     /* over all shards, for the cache limit */
 
 static int node_cmp(const xa_rb_node *x, const xa_rb_node *y) {
     const huge_node *a = xa_rb_entry(x, huge_node, node), *b = xa_rb_entry(y, huge_node, node);
@@ -57,6 +58,7 @@ static bool record(void *p, size_t size, size_t alignment) {
         n->alignment = alignment;
         xa_rb_insert(&s->tree, &n->node);
         s->allocated += size;
+        __atomic_fetch_add(&live_bytes, size, __ATOMIC_RELAXED);
         s->nblocks++;
         s->nmalloc++;
     }
@@ -67,10 +69,18 @@ static bool record(void *p, size_t size, size_t alignment) {
 /* ---- the cache of freed mappings ----------------------------------------
  * A program that frees and allocates huge blocks in a loop would otherwise
  * pay a munmap, an mmap and a page fault per page every time. A few freed
- * mappings (at most 64 MiB, 16 blocks) stay mapped and are reused best-fit;
- * they count as dirty memory and go back to the OS after dirty_decay_ms. */
+ * mappings stay mapped and are reused best-fit: at most 16 blocks, and no
+ * more bytes than the live huge blocks (at least 4, at most 64 MiB), so a
+ * program that stops using huge blocks does not keep their memory. They
+ * count as dirty and go back to the OS after dirty_decay_ms. */
 #define CACHE_SLOTS 16
 #define CACHE_MAX_BYTES ((size_t)64 << 20)
+#define CACHE_MIN_BYTES ((size_t)16 << 20)
+
+static size_t cache_limit(void) {
+    size_t live = 4 * __atomic_load_n(&live_bytes, __ATOMIC_RELAXED);
+    return live < CACHE_MIN_BYTES ? CACHE_MIN_BYTES : live > CACHE_MAX_BYTES ? CACHE_MAX_BYTES : live;
+}
 
 typedef struct cached_map {
     char *addr;
@@ -95,7 +105,8 @@ static void cache_drop(unsigned i, cached_map *out) {
  * when the caller must unmap it itself. */
 static bool cache_put_at(char *addr, size_t size, uint64_t freed_ms) {
     long decay = xa_opt.dirty_decay_ms;
-    if (decay == 0 || size > CACHE_MAX_BYTES)
+    size_t limit = cache_limit();
+    if (decay == 0 || size > limit)
         return false;
     cached_map evicted[CACHE_SLOTS + 1];
     unsigned ne = 0;
@@ -115,12 +126,12 @@ static bool cache_put_at(char *addr, size_t size, uint64_t freed_ms) {
             i++;
         }
     }
-    if (size > CACHE_MAX_BYTES) {
+    if (size > limit) {
         xa_mutex_unlock(&cache.lock);
         xa_pages_unmap(addr, size);
         return true;
     }
-    while (cache.n == CACHE_SLOTS || cache.bytes + size > CACHE_MAX_BYTES) {
+    while (cache.n == CACHE_SLOTS || cache.bytes + size > limit) {
         unsigned oldest = 0;
         for (unsigned i = 1; i < cache.n; i++)
             if (cache.slot[i].freed_ms < cache.slot[oldest].freed_ms)
@@ -257,6 +268,7 @@ static size_t forget(const void *p, size_t *alignment) {
         xa_rb_remove(&s->tree, &n->node);
         xa_base_free(&s->base, n, sizeof *n);
         s->allocated -= size;
+        __atomic_fetch_sub(&live_bytes, size, __ATOMIC_RELAXED);
         s->nblocks--;
         s->nfree++;
     }
@@ -278,6 +290,7 @@ static void resize_record(const void *p, size_t newsize) {
     xa_mutex_lock(&s->lock);
     huge_node *n = lookup(s, p);
     s->allocated += newsize - n->size;
+    __atomic_fetch_add(&live_bytes, newsize - n->size, __ATOMIC_RELAXED);
     n->size = newsize;
     xa_mutex_unlock(&s->lock);
 }
