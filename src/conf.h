@@ -6,7 +6,7 @@
 #include "xa_common.h"
 
 typedef struct xa_options {
-    unsigned narenas;          /* 0: 4 x CPUs */
+    unsigned narenas;          /* 0: one per CPU */
     bool tcache;
     size_t tcache_max;         /* largest size the thread caches keep */
     long dirty_decay_ms;       /* 0: purge at once; -1: never */

@@ -52,7 +52,7 @@ static unsigned default_narenas(void) {
     unsigned n = 1;
     if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
         n = (unsigned)CPU_COUNT(&set);
-    n *= 4;
+    /* one arena per CPU */
     return n > 256 ? 256 : n;
 }
 
