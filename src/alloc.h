@@ -28,40 +28,61 @@ XA_INLINE void *xa_malloc(size_t size) {
     return xa_malloc_slow(size);
 }
 
-/* The run of an xalloc block p inside a chunk, NULL when p does not start
- * a live block there (foreign, interior, free run, header, or a region the
- * slab bitmap says is free: a double free). Large runs read as bit 0 taken
- * (arena.c clears that word), so one test serves both kinds. */
-XA_INLINE xa_run *xa_lookup_fast(const void *p) {
+/* The run of page map entry for p, or NULL when p is not inside a chunk
+ * xalloc owns (foreign, header page, never used). */
+XA_INLINE xa_run *xa_run_of(const void *p) {
     uintptr_t off = (uintptr_t)p & XA_CHUNK_MASK;
     unsigned idx = (unsigned)(off >> XA_PAGE_SHIFT) - XA_HEADER_PAGES;
     const xa_chunk *ch = (const xa_chunk *)((uintptr_t)p - off);
     if (unlikely(idx >= XA_USABLE_PAGES || !xa_registry_has(ch)))
         return NULL;
-    xa_run *r = ch->map[idx];
-    if (unlikely(r == NULL || r->sizeclass >= XA_NCLASSES))
-        return NULL;
+    return ch->map[idx];
+}
+
+/* Whether p starts region reg of live run r (class c): inside the run, at a
+ * region boundary (a multiply, no division). Free runs and dead
+ * descriptors carry class XA_CLASS_NONE and fail the caller's class test. */
+XA_INLINE bool xa_region_start(const xa_run *r, unsigned c, const void *p, unsigned *reg) {
     size_t roff = (size_t)((const char *)p - r->addr);
-    unsigned c = r->sizeclass, reg = xa_region_index(c, roff);
-    if (unlikely(roff >= ((size_t)r->npages << XA_PAGE_SHIFT) ||
-                 (size_t)reg * xa_class_size[c] != roff ||
+    *reg = xa_region_index(c, roff);
+    return roff < ((size_t)r->npages << XA_PAGE_SHIFT) && (size_t)*reg * xa_class_size[c] == roff;
+}
+
+/* The run of a live xalloc block p, NULL when p does not start one (foreign,
+ * interior, free run, header, or a region the slab bitmap says is free: a
+ * double free). Large runs read as bit 0 taken (arena.c clears that word),
+ * so one test serves both kinds. */
+XA_INLINE xa_run *xa_lookup_fast(const void *p) {
+    xa_run *r = xa_run_of(p);
+    unsigned reg;
+    if (unlikely(r == NULL || r->sizeclass >= XA_NCLASSES || !xa_region_start(r, r->sizeclass, p, &reg) ||
                  xa_bitmap_is_free(&r->bitmap, reg)))
         return NULL;
     return r;
 }
 
+/* Fast: a live block goes onto its class's cache stack. Anything else (a
+ * full bin, a double free at the top, no cache yet, a bad pointer, NULL,
+ * huge) takes the slow path. The bitmap read comes last: it is an atomic
+ * load, which the compiler does not move other loads across. */
 XA_INLINE void xa_free(void *p) {
-    xa_run *r = xa_lookup_fast(p);
-    if (unlikely(r == NULL)) {
-        xa_free_slow(p);          /* NULL, huge, or a bad pointer */
-        return;
-    }
-    xa_tbin *b = &xa_tls.bins[r->sizeclass];
-    if (likely(b->n < b->max && (b->n == 0 || b->stack[b->n - 1] != p))) {
-        b->nfree++;
-        b->stack[b->n++] = p;
-        return;
-    }
+    xa_run *r = xa_run_of(p);
+    if (unlikely(r == NULL))
+        goto slow;
+    unsigned c = r->sizeclass, reg;
+    if (unlikely(c >= XA_NCLASSES))
+        goto slow;
+    xa_tbin *b = &xa_tls.bins[c];
+    unsigned n = b->n;
+    void **stack = b->stack;
+    if (unlikely(!xa_region_start(r, c, p, &reg) || n >= b->max || (n && stack[n - 1] == p) ||
+                 xa_bitmap_is_free(&r->bitmap, reg)))
+        goto slow;
+    stack[n] = p;
+    b->n = (uint16_t)(n + 1);
+    b->nfree++;
+    return;
+slow:
     xa_free_slow(p);
 }
 
