@@ -90,25 +90,41 @@ XA_NOINLINE void *xa_malloc_slow(size_t size) {
     return junk_fresh(p, xa_class_size[c]);
 }
 
+/* The run that contains p, found without trusting interior page-map
+ * entries: walk back to the page whose entry is a live descriptor starting
+ * there (large and free runs map only their ends). NULL outside chunks and
+ * in header pages. For the slow paths: up to one step per page. */
+static xa_run *run_containing(const void *p) {
+    const xa_chunk *ch = xa_chunk_of(p);
+    unsigned page = xa_page_of(p);
+    if (!xa_registry_has(ch) || page < XA_HEADER_PAGES)
+        return NULL;
+    for (unsigned q = page + 1; q-- > XA_HEADER_PAGES;) {
+        xa_run *r = xa_chunk_map_get(ch, q);
+        if (r && r->kind >= XA_RUN_FREE && r->kind <= XA_RUN_PURGING && r->page == q &&
+            r->addr == (const char *)ch + ((size_t)q << XA_PAGE_SHIFT))
+            return page < (unsigned)q + r->npages ? r : NULL;
+    }
+    return NULL;
+}
+
+static bool run_is_live(const xa_run *r) {
+    return r && (r->kind == XA_RUN_SLAB || r->kind == XA_RUN_LARGE);
+}
+
 /* Why p is not a block xalloc can free, in the words of the report. */
 static const char *diagnose(const void *p) {
     uintptr_t off = (uintptr_t)p & XA_CHUNK_MASK;
     const xa_chunk *ch = xa_chunk_of(p);
     if (off == 0 || !xa_registry_has(ch))
         return "invalid free (not allocated by xalloc)";
-    unsigned page = xa_page_of(p);
-    if (page < XA_HEADER_PAGES)
+    if (xa_page_of(p) < XA_HEADER_PAGES)
         return "invalid free (inside a chunk header)";
-    xa_run *r = xa_chunk_map_get(ch, page);
-    if (r == NULL || (r->kind != XA_RUN_SLAB && r->kind != XA_RUN_LARGE) || (const char *)p < r->addr ||
-        (const char *)p >= r->addr + ((size_t)r->npages << XA_PAGE_SHIFT))
-        return ((uintptr_t)p & XA_PAGE_MASK) == 0 ? "double free" : "invalid free (not allocated)";
-    if (r->kind == XA_RUN_SLAB) {
-        int idx = xa_slab_region_of(r, p);
-        if (idx < 0)
-            return "invalid free (interior pointer)";
-        return "double free";
-    }
+    xa_run *r = run_containing(p);
+    if (!run_is_live(r))
+        return r && (const char *)p == r->addr ? "double free" : "invalid free (not allocated)";
+    if (r->kind == XA_RUN_SLAB)
+        return xa_slab_region_of(r, p) < 0 ? "invalid free (interior pointer)" : "double free";
     return p == r->addr ? "double free" : "invalid free (interior pointer)";
 }
 
@@ -190,13 +206,7 @@ bool xa_owns(const void *p) {
         return false;
     if (((uintptr_t)p & XA_CHUNK_MASK) == 0)
         return xa_huge_usable(p) != 0;
-    const xa_chunk *ch = xa_chunk_of(p);
-    unsigned page = xa_page_of(p);
-    if (!xa_registry_has(ch) || page < XA_HEADER_PAGES)
-        return false;
-    xa_run *r = xa_chunk_map_get(ch, page);
-    return r && (r->kind == XA_RUN_SLAB || r->kind == XA_RUN_LARGE) && (const char *)p >= r->addr &&
-           (const char *)p < r->addr + ((size_t)r->npages << XA_PAGE_SHIFT);
+    return run_is_live(run_containing(p));
 }
 
 void *xa_calloc(size_t nmemb, size_t size) {

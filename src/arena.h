@@ -42,6 +42,7 @@ typedef struct xa_arena {
     size_t nactive;           /* pages in slabs and large runs */
     size_t nchunks, nempty_chunks;
     uint64_t last_purge_ms;
+    unsigned purge_ticks;     /* run operations; the clock is read every 8th */
     xa_base base;             /* run descriptors */
     /* statistics, under lock */
     size_t large_allocated;   /* bytes */

@@ -30,9 +30,10 @@ enum xa_run_kind {
 
 /* A run of pages inside a chunk. Invariants:
  *  - runs tile the usable pages of a chunk; map[] entries of every page of
- *    an allocated run (slab or large) point at its descriptor; a free run
- *    guarantees only its first and last page entries (interior entries may
- *    be stale and are never trusted without the range check);
+ *    a slab point at its descriptor; large and free runs guarantee only
+ *    their first and last page entries (interior entries may be stale and
+ *    are never trusted without the range check: a stale entry names a dead
+ *    descriptor (class XA_CLASS_NONE) or one whose range excludes the page);
  *  - a slab's bitmap has nregs bits, set = free; nfree counts them;
  *  - a free run is in arena->avail (ordered by npages, then address) and,
  *    when dirty, on the arena's dirty list. */
