@@ -45,8 +45,11 @@ reports the median, min and max of the runs.
 
 Results: DIR/summary.md (the tables), DIR/raw.csv (every result line),
 DIR/summary.csv (medians), DIR/runs.csv (status and wall time of each run),
-DIR/samples.csv (RSS over time), DIR/chart.svg, DIR/freeorder_rss.svg.
+DIR/samples.csv (RSS over time), DIR/chart.svg, DIR/freeorder_rss.svg and
+DIR/freeorder_rss.csv (RSS over time in the freeorder benchmark, the median
+run of each allocator by rss_after_wait_mb).
 bench/results/latest points at the newest DIR.
+bench/fastpath_instructions.sh counts the instructions of a malloc/free pair.
 EOF
 }
 
@@ -351,48 +354,66 @@ RATIO_REF=$REF
 awk -v allocs="$ALLOCS_CSV" -v ref="$RATIO_REF" -v base="$BASE" \
     -v csv="$OUT/summary.csv" -v chart="$OUT/chart.dat" \
     -f "$HERE/summarize.awk" "$OUT/raw.csv" >"$OUT/tables.md"
-{
-    cat "$OUT/header.md"
-    cat "$OUT/tables.md"
-    if [ $INTERRUPTED = 1 ]; then
-        echo
-        echo "**Interrupted**: only $DONE of $TOTAL runs were made."
-    fi
-    if [ $WARNS -gt 0 ]; then
-        echo
-        echo "$WARNS successful run(s) printed warnings, see logs/stderr.log (first lines):"
-        echo
-        { grep -v '^== ' "$OUT/logs/stderr.log" | head -n 10 | sed 's/^/- /'; } || true
-    fi
-    if [ $FAILS -gt 0 ]; then
-        echo
-        echo "**$FAILS run(s) failed** (FAIL cells); see logs/failures.log:"
-        echo
-        awk -F, 'NR > 1 && $4 != "ok" { print "- run " $1 ": " $2 " with " $3 ": " $4 " (exit " $5 ")" }' "$OUT/runs.csv"
-    fi
-} >"$OUT/summary.md"
-rm -f "$OUT/header.md" "$OUT/tables.md"
 
-# RSS over time of the freeorder benchmark, last run of each allocator.
-if grep -q ',freeorder,' "$OUT/samples.csv"; then
-    awk -F, -v allocs="$ALLOCS_CSV" -v runs="$RUNS" '
-        NR > 1 && $2 == "freeorder" { if ($1 + 0 > last[$3] + 0) last[$3] = $1 + 0; line[NR] = $0 }
+# ---------------------------------------------------------------- RSS over time
+# freeorder_rss.csv: the SAMPLE lines of one freeorder run per allocator, the
+# median run by rss_after_wait_mb (the lower middle one for an even number of
+# runs; the first run with samples when that result is missing). Also a
+# gnuplot data file (one block per allocator, removed after the charts) and,
+# in RSS_PICKS, "alloc run how" for each block.
+RSS_METRIC=rss_after_wait_mb
+RSS_TITLE="freeorder: resident size over time (median run of each allocator by $RSS_METRIC)"
+RSS_CSV="$OUT/freeorder_rss.csv"
+RSS_DAT="$OUT/logs/freeorder_rss.dat"
+RSS_PICKS=()   # "alloc run how" per allocator with samples
+rm -f "$RSS_CSV" "$RSS_DAT" "$OUT/freeorder_rss.svg"
+if grep -q '^[0-9]*,freeorder,' "$OUT/samples.csv"; then
+    mapfile -t RSS_PICKS < <(awk -F, -v allocs="$ALLOCS_CSV" -v bench=freeorder \
+        -v metric="$RSS_METRIC" -v csv="$RSS_CSV" -v dat="$RSS_DAT" '
+        FNR == 1 { file++; next }
+        file == 1 && $2 == bench && $4 == metric {
+            k = ++n[$3]; rv[$3, k] = $5 + 0; rr[$3, k] = $1 + 0; next
+        }
+        file == 2 && $2 == bench {
+            has[$3, $1 + 0] = 1
+            if (!($3 in first) || $1 + 0 < first[$3]) first[$3] = $1 + 0
+            ns++; S[ns] = $0
+        }
         END {
-            n = split(allocs, A, ",")
-            for (i = 1; i <= n; i++) {
-                printf "# %s\n", A[i]
-                for (k = 2; k <= NR; k++) {
-                    if (!(k in line)) continue
-                    split(line[k], f, ",")
-                    if (f[3] == A[i] && f[1] == last[A[i]]) printf "%s\t%.2f\n", f[5], f[6] / 1024
+            print "alloc,run,phase,t_ms,rss_kb,rss_mb" > csv
+            na = split(allocs, A, ",")
+            for (i = 1; i <= na; i++) {
+                a = A[i]; pick = ""; how = ""
+                m = n[a] + 0
+                if (m > 0) {
+                    # sort the run indices 1..m by value (insertion sort)
+                    for (j = 1; j <= m; j++) idx[j] = j
+                    for (j = 2; j <= m; j++) {
+                        t = idx[j]
+                        for (k = j - 1; k >= 1 && rv[a, idx[k]] > rv[a, t]; k--) idx[k + 1] = idx[k]
+                        idx[k + 1] = t
+                    }
+                    pick = rr[a, idx[int((m + 1) / 2)]]; how = "median"
+                    if (!((a, pick) in has)) pick = ""
                 }
-                printf "\n\n"
+                if (pick == "" && (a in first)) { pick = first[a]; how = "first" }
+                if (pick == "") continue
+                printf "# %s\n", a > dat
+                for (s = 1; s <= ns; s++) {
+                    split(S[s], f, ",")
+                    if (f[3] != a || f[1] + 0 != pick) continue
+                    printf "%s,%d,%s,%s,%s,%.3f\n", a, pick, f[4], f[5], f[6], f[6] / 1024 > csv
+                    printf "%s\t%.3f\n", f[5], f[6] / 1024 > dat
+                }
+                printf "\n\n" > dat
+                print a, pick, how
             }
-        }' "$OUT/samples.csv" >"$OUT/freeorder_rss.dat"
+        }' "$OUT/raw.csv" "$OUT/samples.csv")
+    if [ ${#RSS_PICKS[@]} = 0 ]; then rm -f "$RSS_CSV" "$RSS_DAT"; fi
 fi
 
 # ---------------------------------------------------------------- charts
-chart_gnuplot() {
+bars_gnuplot() {
     local n=${#ALLOCS[@]} cols="" i
     local rows
     rows=$(($(wc -l <"$OUT/chart.dat") - 1))
@@ -427,45 +448,115 @@ set datafile missing "NaN"
 set datafile separator "\t"
 plot $cols
 EOF
-    if [ -f "$OUT/freeorder_rss.dat" ]; then
-        local names
-        names=$(IFS=' '; echo "${ALLOCS[*]}")
-        gnuplot 2>>"$OUT/logs/gnuplot.log" <<EOF
-set terminal svg size 900,500 dynamic font "sans,11" background rgb "white"
-set output "$OUT/freeorder_rss.svg"
-set title "freeorder: resident size over time (last run)" noenhanced
-set xlabel "time (ms)"
-set ylabel "RSS (MB)"
-set grid
-set key top right noenhanced
-names = "$names"
-plot for [i=0:$((n - 1))] "$OUT/freeorder_rss.dat" index i using 1:2 with steps lw 2 title word(names, i + 1)
-EOF
-    fi
 }
 
-chart_python() {
-    local rss=()
-    [ -f "$OUT/freeorder_rss.dat" ] && rss=(--rss "$OUT/freeorder_rss.dat" "$OUT/freeorder_rss.svg")
+bars_python() {
     python3 "$HERE/svgchart.py" \
         --title "xalloc benchmarks: median result relative to $BASE (log scale, higher is better)" \
-        "$OUT/chart.dat" "$OUT/chart.svg" "${rss[@]}"
+        "$OUT/chart.dat" "$OUT/chart.svg"
 }
 
-case "$CHART" in
-    auto)
-        if command -v gnuplot >/dev/null 2>&1; then chart_gnuplot || note "gnuplot failed, no chart"
-        elif command -v python3 >/dev/null 2>&1; then chart_python || note "python3 chart writer failed, no chart"
-        else note "neither gnuplot nor python3: no chart"; fi ;;
-    gnuplot) chart_gnuplot ;;
-    python) chart_python ;;
-    none) ;;
-esac
+rss_gnuplot() {
+    [ -f "$RSS_DAT" ] || return 0
+    local plot="" i=0 p a r h
+    for p in "${RSS_PICKS[@]}"; do
+        read -r a r h <<<"$p"
+        plot+="'$RSS_DAT' index $i using 1:2 with linespoints lw 2 pt 7 ps 0.6 title \"$a (run $r$([ "$h" = first ] && echo ', first' || true))\", "
+        i=$((i + 1))
+    done
+    gnuplot 2>>"$OUT/logs/gnuplot.log" <<EOF
+set terminal svg size 1000,500 dynamic font "sans,11" background rgb "white"
+set output "$OUT/freeorder_rss.svg"
+set title "$RSS_TITLE" noenhanced
+set xlabel "time since start (ms)"
+set ylabel "RSS (MB)"
+set xrange [0:*]
+set yrange [0:*]
+set grid
+set key outside right top vertical noenhanced
+set datafile separator "\t"
+plot ${plot%, }
+EOF
+}
+
+rss_python() {
+    [ -f "$RSS_CSV" ] || return 0
+    python3 "$HERE/rsschart.py" --title "$RSS_TITLE" "$RSS_CSV" "$OUT/freeorder_rss.svg"
+}
+
+# draw KIND: bars or rss, with the --chart choice; auto falls back to python3.
+draw() {
+    local kind=$1
+    case "$CHART" in
+        auto)
+            if command -v gnuplot >/dev/null 2>&1 && "${kind}_gnuplot"; then return 0; fi
+            if command -v gnuplot >/dev/null 2>&1; then note "gnuplot failed ($kind chart), trying python3"; fi
+            if command -v python3 >/dev/null 2>&1; then
+                "${kind}_python" || note "python3 $kind chart failed, no chart"
+            else
+                note "neither gnuplot nor python3: no $kind chart"
+            fi ;;
+        gnuplot) "${kind}_gnuplot" || note "gnuplot failed ($kind chart)" ;;
+        python) "${kind}_python" || note "python3 $kind chart failed" ;;
+        none) ;;
+    esac
+}
+draw bars
+draw rss
+# gnuplot may leave an empty file behind when it fails
+for f in "$OUT/chart.svg" "$OUT/freeorder_rss.svg"; do
+    [ -s "$f" ] || rm -f "$f"
+done
+rm -f "$RSS_DAT"  # gnuplot's copy of freeorder_rss.csv
+
+# ---------------------------------------------------------------- summary.md
+{
+    cat "$OUT/header.md"
+    cat "$OUT/tables.md"
+    if [ -f "$OUT/chart.svg" ] || [ -f "$RSS_CSV" ]; then
+        echo
+        echo "### Charts"
+        echo
+        [ -f "$OUT/chart.svg" ] && echo "- \`chart.svg\`: every metric's median relative to $BASE (log scale, higher is better)."
+        if [ -f "$RSS_CSV" ]; then
+            picks=""
+            for p in "${RSS_PICKS[@]}"; do
+                read -r a r h <<<"$p"
+                picks+="${picks:+, }$a run $r$([ "$h" = first ] && echo ' (first run: no result to rank)' || true)"
+            done
+            if [ -f "$OUT/freeorder_rss.svg" ]; then
+                echo "- \`freeorder_rss.svg\` (data: \`freeorder_rss.csv\`): resident size over time (MB against ms since the start) in the freeorder benchmark, one line per allocator, from each allocator's median run by \`$RSS_METRIC\`: $picks."
+            else
+                echo "- \`freeorder_rss.csv\`: resident size over time in the freeorder benchmark, each allocator's median run by \`$RSS_METRIC\` ($picks); no chart was drawn."
+            fi
+        fi
+    fi
+    if [ $INTERRUPTED = 1 ]; then
+        echo
+        echo "**Interrupted**: only $DONE of $TOTAL runs were made."
+    fi
+    if [ $WARNS -gt 0 ]; then
+        echo
+        echo "$WARNS successful run(s) printed warnings, see logs/stderr.log (first lines):"
+        echo
+        { grep -v '^== ' "$OUT/logs/stderr.log" | head -n 10 | sed 's/^/- /'; } || true
+    fi
+    if [ $FAILS -gt 0 ]; then
+        echo
+        echo "**$FAILS run(s) failed** (FAIL cells); see logs/failures.log:"
+        echo
+        awk -F, 'NR > 1 && $4 != "ok" { print "- run " $1 ": " $2 " with " $3 ": " $4 " (exit " $5 ")" }' "$OUT/runs.csv"
+    fi
+} >"$OUT/summary.md"
+rm -f "$OUT/header.md" "$OUT/tables.md"
 
 find "$OUT/logs" -type f -empty -delete 2>/dev/null || true
 cat "$OUT/summary.md"
 echo
-note "done in $(elapsed): $OUT/summary.md$([ -f "$OUT/chart.svg" ] && echo ", chart.svg" || true), raw.csv"
+charts=""
+[ -f "$OUT/chart.svg" ] && charts+=", chart.svg"
+[ -f "$OUT/freeorder_rss.svg" ] && charts+=", freeorder_rss.svg"
+note "done in $(elapsed): $OUT/summary.md$charts, raw.csv"
 [ $INTERRUPTED = 0 ] || exit 130
 if [ $FAILS != 0 ]; then
     note "$FAILS run(s) failed, see $OUT/logs/failures.log"

@@ -1,13 +1,12 @@
 #!/usr/bin/env python3
 """SVG charts for bench/run.sh when gnuplot is not installed (stdlib only).
 
-usage: svgchart.py [--title T] CHART.dat CHART.svg [--rss RSS.dat RSS.svg]
+usage: svgchart.py [--title T] CHART.dat CHART.svg
 
 CHART.dat: tab separated, a header "metric<TAB>alloc..." then one row per
 metric with log2 of each allocator's result relative to the baseline (higher
 is better) or NaN. Drawn as clustered bars from 0 (= same as the baseline).
-RSS.dat: blocks "# alloc" followed by "t_ms<TAB>rss_mb" lines, separated by
-blank lines. Drawn as one step line per allocator.
+(The resident-size-over-time chart is bench/rsschart.py.)
 """
 import math
 import sys
@@ -84,94 +83,14 @@ def bars(head, rows, out, title):
         f.write("\n".join(s) + "\n")
 
 
-def read_rss(path):
-    series, cur = [], None
-    with open(path) as f:
-        for l in f:
-            l = l.strip()
-            if l.startswith("#"):
-                cur = (l[1:].strip(), [])
-                series.append(cur)
-            elif l and cur is not None:
-                t, mb = l.split("\t")[:2]
-                cur[1].append((float(t), float(mb)))
-    return [s for s in series if s[1]]
-
-
-def nice_step(span, n=5):
-    raw = span / n if span > 0 else 1
-    mag = 10 ** math.floor(math.log10(raw))
-    for m in (1, 2, 5, 10):
-        if m * mag >= raw:
-            return m * mag
-    return 10 * mag
-
-
-def lines(series, out, title):
-    width, height = 900, 500
-    left, right, top, bottom = 70, 20, 50, 50
-    pw, ph = width - left - right, height - top - bottom
-    tstep = nice_step(max([p[0] for _, pts in series for p in pts] + [1]))
-    ystep = nice_step(max([p[1] for _, pts in series for p in pts] + [1]) * 1.05)
-    tmax = tstep * math.ceil(max([p[0] for _, pts in series for p in pts] + [1]) / tstep)
-    ymax = ystep * math.ceil(max([p[1] for _, pts in series for p in pts] + [1]) * 1.05 / ystep)
-
-    def X(t):
-        return left + t / tmax * pw
-
-    def Y(v):
-        return top + ph - v / ymax * ph
-
-    s = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
-         'font-family="sans-serif" font-size="11">' % (width, height),
-         '<rect width="100%" height="100%" fill="white"/>',
-         '<text x="%d" y="24" font-size="14" text-anchor="middle">%s</text>'
-         % (width // 2, escape(title))]
-    for k in range(int(round(ymax / ystep)) + 1):
-        v = k * ystep
-        s.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/>'
-                 % (left, width - right, Y(v), Y(v)))
-        s.append('<text x="%d" y="%.1f" text-anchor="end">%g</text>'
-                 % (left - 6, Y(v) + 4, v))
-    for k in range(int(round(tmax / tstep)) + 1):
-        t = k * tstep
-        s.append('<text x="%.1f" y="%d" text-anchor="middle">%g</text>'
-                 % (X(t), height - bottom + 16, t))
-    s.append('<text x="%d" y="%d" text-anchor="middle">time (ms)</text>'
-             % (left + pw // 2, height - 10))
-    s.append('<text transform="translate(16,%d) rotate(-90)" text-anchor="middle">'
-             'RSS (MB)</text>' % (top + ph // 2))
-    for i, (name, pts) in enumerate(series):
-        d, prev = [], None
-        for t, v in pts:
-            if prev is None:
-                d.append("M%.1f,%.1f" % (X(t), Y(v)))
-            else:
-                d.append("H%.1f V%.1f" % (X(t), Y(v)))
-            prev = v
-        c = COLORS[i % len(COLORS)]
-        s.append('<path d="%s" fill="none" stroke="%s" stroke-width="2"/>' % (" ".join(d), c))
-        s.append('<rect x="%d" y="%d" width="12" height="12" fill="%s"/>'
-                 % (width - right - 120, top + 4 + 16 * i, c))
-        s.append('<text x="%d" y="%d">%s</text>'
-                 % (width - right - 104, top + 14 + 16 * i, escape(name)))
-    s.append('</svg>')
-    with open(out, "w") as f:
-        f.write("\n".join(s) + "\n")
-
-
 def main(argv):
     title = "benchmarks"
-    rss = None
     args = []
     i = 0
     while i < len(argv):
         if argv[i] == "--title":
             title = argv[i + 1]
             i += 2
-        elif argv[i] == "--rss":
-            rss = (argv[i + 1], argv[i + 2])
-            i += 3
         else:
             args.append(argv[i])
             i += 1
@@ -181,10 +100,6 @@ def main(argv):
     head, rows = read_chart(args[0])
     if rows:
         bars(head, rows, args[1], title)
-    if rss:
-        series = read_rss(rss[0])
-        if series:
-            lines(series, rss[1], "freeorder: resident size over time (last run)")
     return 0
 
 
