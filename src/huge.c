@@ -97,7 +97,8 @@ static struct {
 
 static void cache_drop(unsigned i, cached_map *out) {
     *out = cache.slot[i];
-    cache.bytes -= out->size;
+    /* Written under cache.lock, read without it (xa_huge_cached_bytes). */
+    __atomic_store_n(&cache.bytes, cache.bytes - out->size, __ATOMIC_RELAXED);
     cache.slot[i] = cache.slot[--cache.n];
 }
 
@@ -139,7 +140,7 @@ static bool cache_put_at(char *addr, size_t size, uint64_t freed_ms) {
         cache_drop(oldest, &evicted[ne++]);
     }
     cache.slot[cache.n++] = (cached_map){ addr, size, freed_ms };
-    cache.bytes += size;
+    __atomic_store_n(&cache.bytes, cache.bytes + size, __ATOMIC_RELAXED);
     xa_mutex_unlock(&cache.lock);
     for (unsigned i = 0; i < ne; i++)
         xa_pages_unmap(evicted[i].addr, evicted[i].size);
