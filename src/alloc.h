@@ -63,24 +63,26 @@ XA_INLINE xa_run *xa_lookup_fast(const void *p) {
 
 /* Fast: a live block goes onto its class's cache stack. Anything else (a
  * full bin, a double free at the top, no cache yet, a bad pointer, NULL,
- * huge) takes the slow path. The bitmap read comes last: it is an atomic
- * load, which the compiler does not move other loads across. */
+ * huge) takes the slow path. The validation (ending with the relaxed
+ * atomic bitmap read) comes first, the bin after it, so little stays live
+ * across the atomic load. */
 XA_INLINE void xa_free(void *p) {
     xa_run *r = xa_run_of(p);
     if (unlikely(r == NULL))
         goto slow;
     unsigned c = r->sizeclass, reg;
-    if (unlikely(c >= XA_NCLASSES))
+    if (unlikely(c >= XA_NCLASSES || !xa_region_start(r, c, p, &reg) ||
+                 xa_bitmap_is_free(&r->bitmap, reg)))
         goto slow;
     xa_tbin *b = &xa_tls.bins[c];
-    unsigned n = b->n;
     void **stack = b->stack;
-    if (unlikely(!xa_region_start(r, c, p, &reg) || n >= b->max || (n && stack[n - 1] == p) ||
-                 xa_bitmap_is_free(&r->bitmap, reg)))
+    unsigned n = b->n;
+    uint64_t nfree = b->nfree;
+    if (unlikely(n >= b->max || (n && stack[n - 1] == p)))
         goto slow;
     stack[n] = p;
     b->n = (uint16_t)(n + 1);
-    b->nfree++;
+    b->nfree = nfree + 1;
     return;
 slow:
     xa_free_slow(p);

@@ -21,11 +21,14 @@ typedef struct xa_tbin {
 
 /* Pop a cached block (the bin must not be empty). */
 XA_INLINE void *xa_tbin_pop(xa_tbin *b) {
-    uint16_t n = --b->n;
+    void **stack = b->stack;          /* loads first: fewer reloads after the stores */
+    unsigned n = b->n - 1u;
+    uint64_t nmalloc = b->nmalloc;
+    b->n = (uint16_t)n;
+    b->nmalloc = nmalloc + 1;
     if (unlikely(n < b->low))
-        b->low = n;
-    b->nmalloc++;
-    return b->stack[n];
+        b->low = (uint16_t)n;
+    return stack[n];
 }
 
 enum xa_tsd_state {
