@@ -510,20 +510,28 @@ unsigned xa_arena_fill(xa_arena *a, unsigned c, void **out, unsigned want, uint6
     return got;
 }
 
+/* Chain the batch through the blocks and push it with one CAS. */
+static void remote_push(xa_bin *bin, void **ptrs, unsigned n) {
+    for (unsigned i = 0; i + 1 < n; i++)
+        *(void **)ptrs[i] = ptrs[i + 1];
+    void *head = __atomic_load_n(&bin->remote, __ATOMIC_RELAXED);
+    do {
+        *(void **)ptrs[n - 1] = head;
+    } while (!__atomic_compare_exchange_n(&bin->remote, &head, ptrs[0], true,
+                                          __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+}
+
+void xa_arena_small_free_remote(xa_arena *a, unsigned c, void **ptrs, unsigned n) {
+    if (n)
+        remote_push(&a->bins[c], ptrs, n);
+}
+
 void xa_arena_small_free(xa_arena *a, unsigned c, void **ptrs, unsigned n) {
     xa_bin *bin = &a->bins[c];
     if (n == 0)
         return;
     if (pthread_mutex_trylock(&bin->lock.m) != 0) {
-        /* Busy (often its owner filling): chain the batch through the
-         * blocks and push it with one CAS rather than queue on the lock. */
-        for (unsigned i = 0; i + 1 < n; i++)
-            *(void **)ptrs[i] = ptrs[i + 1];
-        void *head = __atomic_load_n(&bin->remote, __ATOMIC_RELAXED);
-        do {
-            *(void **)ptrs[n - 1] = head;
-        } while (!__atomic_compare_exchange_n(&bin->remote, &head, ptrs[0], true,
-                                              __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+        remote_push(bin, ptrs, n);    /* busy (often its owner filling): no queueing */
         return;
     }
     xa_run *empty = NULL;

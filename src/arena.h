@@ -64,6 +64,10 @@ unsigned xa_arena_fill(xa_arena *a, unsigned c, void **out, unsigned want, uint6
  * busy they go onto its remote list instead (ptrs[] is then rewritten as a
  * chain through the blocks' first words). */
 void xa_arena_small_free(xa_arena *a, unsigned c, void **ptrs, unsigned n);
+/* Push them onto the remote list without trying the lock: for threads of
+ * another arena, so they never contend with the owner's fills, and the
+ * owner's next fill reuses the blocks as they are (no bitmap updates). */
+void xa_arena_small_free_remote(xa_arena *a, unsigned c, void **ptrs, unsigned n);
 /* Return remote-freed blocks to their slabs in every bin of a that has
  * some and whose lock is free. */
 void xa_arena_drain_remote(xa_arena *a);

@@ -113,7 +113,10 @@ static void tbin_flush(xa_tsd *t, unsigned c, unsigned nflush) {
                     items[i] = items[j];
                     items[j++] = tmp;
                 }
-            xa_arena_small_free(a, c, items + done, j - done);
+            if (a == t->arena)
+                xa_arena_small_free(a, c, items + done, j - done);
+            else
+                xa_arena_small_free_remote(a, c, items + done, j - done);
             done = j;
         }
     } else {
