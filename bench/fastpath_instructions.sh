@@ -20,8 +20,9 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 CALLER_PWD=$PWD
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
-ALL_ALLOCS=(xalloc glibc jemalloc tcmalloc mimalloc)
 LIB=""
 ALLOC_LIST=""
 SIZES="32,256"
@@ -81,76 +82,15 @@ fi
 command -v objdump >/dev/null 2>&1 || note "objdump not found (binutils): no disassembly"
 
 # ---------------------------------------------------------------- allocators
-MULTIARCH=$( (gcc -print-multiarch || dpkg-architecture -qDEB_HOST_MULTIARCH) 2>/dev/null || true)
-find_lib() {
-    local d n f
-    for n in "$@"; do
-        for d in ${MULTIARCH:+/usr/lib/$MULTIARCH} /usr/lib64 /usr/lib /usr/local/lib; do
-            for f in "$d"/$n; do
-                [ -f "$f" ] && { echo "$f"; return 0; }
-            done
-        done
-        f=$( (ldconfig -p 2>/dev/null || true) | awk -v n="$n" '$1 == n { print $NF; exit }')
-        [ -n "$f" ] && [ -f "$f" ] && { echo "$f"; return 0; }
-    done
-    return 1
+peer_missing() {
+    if [ "$2" = 1 ]; then die "$1 not found"; else note "$1 not installed, skipping it"; fi
 }
-peer_lib() {
-    case "$1" in
-        jemalloc) find_lib 'libjemalloc.so.2' 'libjemalloc.so' ;;
-        tcmalloc) find_lib 'libtcmalloc_minimal.so.4' 'libtcmalloc_minimal.so' 'libtcmalloc.so.4' ;;
-        mimalloc) find_lib 'libmimalloc.so.2' 'libmimalloc.so.2.*' 'libmimalloc.so' ;;
-        *) return 1 ;;
-    esac
-}
-
-declare -A LIBPATH
-ALLOCS=()
-if [ -n "$ALLOC_LIST" ]; then
-    IFS=, read -r -a req <<< "$ALLOC_LIST"
-    EXPLICIT=1
-else
-    req=("${ALL_ALLOCS[@]}")
-    EXPLICIT=0
-fi
-for a in "${req[@]}"; do
-    case "$a" in
-        xalloc|glibc) ALLOCS+=("$a") ;;
-        jemalloc|tcmalloc|mimalloc)
-            if p=$(peer_lib "$a"); then
-                LIBPATH[$a]=$p
-                ALLOCS+=("$a")
-            elif [ $EXPLICIT = 1 ]; then
-                die "$a not found"
-            else
-                note "$a not installed, skipping it"
-            fi ;;
-        *) die "unknown allocator '$a' (have: ${ALL_ALLOCS[*]})" ;;
-    esac
-done
-[ ${#ALLOCS[@]} -gt 0 ] || die "no allocator selected"
-LIBPATH[glibc]=""
+select_allocs "$ALLOC_LIST"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fastpath_instructions.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-has_xalloc=0
-for a in "${ALLOCS[@]}"; do [ "$a" = xalloc ] && has_xalloc=1; done
-if [ $has_xalloc = 1 ]; then
-    if [ -n "$LIB" ]; then
-        [ -f "$LIB" ] || die "--lib $LIB: no such file"
-    else
-        note "building xalloc (Release) in build-bench/"
-        if ! { cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DXALLOC_BUILD_TESTS=OFF \
-               && cmake --build build-bench -j2; } >"$WORK/build.log" 2>&1; then
-            tail -n 20 "$WORK/build.log" >&2
-            die "building xalloc failed; use --lib PATH, or --alloc without xalloc"
-        fi
-        LIB=build-bench/libxalloc.so
-        [ -f "$LIB" ] || die "the build did not produce $LIB"
-    fi
-    LIBPATH[xalloc]=$(readlink -f "$LIB")
-fi
+if has_alloc xalloc; then xalloc_lib "$LIB" "$WORK/build.log"; fi
 
 CC=${CC:-cc}
 PROG="$WORK/fastpath_calls"
@@ -223,7 +163,7 @@ echo "$(valgrind --version), $PAIRS vs $((2 * PAIRS)) pairs after a warm-up; eac
 echo
 for a in "${ALLOCS[@]}"; do
     case "$a" in
-        glibc) echo "- glibc $(ldd --version 2>/dev/null | head -n1 | awk '{ print $NF }') (no preload)" ;;
+        glibc) echo "- glibc $(glibc_version) (no preload)" ;;
         *) echo "- $a: ${LIBPATH[$a]}" ;;
     esac
 done
@@ -245,7 +185,7 @@ for size in "${SIZE_LIST[@]}"; do
 done
 
 # ---------------------------------------------------------------- disassembly
-if [ $has_xalloc = 1 ] && command -v objdump >/dev/null 2>&1; then
+if has_alloc xalloc && command -v objdump >/dev/null 2>&1; then
     lib=${LIBPATH[xalloc]}
     start=$(nm -D --defined-only "$lib" 2>/dev/null | awk '$3 == "malloc" { print $1; exit }')
     if [ -z "$start" ]; then

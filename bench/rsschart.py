@@ -15,8 +15,9 @@ import math
 import sys
 from xml.sax.saxutils import escape
 
-COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
-          "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+# Same palette, frame and command line as the benchmark chart (this
+# script's folder is on sys.path when it runs).
+from svgchart import COLORS, parse_args, svg_start, svg_write
 
 
 def read_csv(path):
@@ -68,11 +69,7 @@ def chart(series, out, title):
     def Y(v):
         return top + ph - max(0.0, v) / ymax * ph
 
-    s = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
-         'font-family="sans-serif" font-size="11">' % (width, height),
-         '<rect width="100%" height="100%" fill="white"/>',
-         '<text x="%d" y="24" font-size="14" text-anchor="middle">%s</text>'
-         % (width // 2, escape(title))]
+    s = svg_start(width, height, title)
     for k in range(int(round(ymax / ystep)) + 1):
         v = k * ystep
         s.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/>'
@@ -104,25 +101,15 @@ def chart(series, out, title):
                  % (width - right + 14, top + 8 + 18 * i, c))
         s.append('<text x="%d" y="%d">%s</text>'
                  % (width - right + 30, top + 18 + 18 * i, escape(name)))
-    s.append('</svg>')
-    with open(out, "w") as f:
-        f.write("\n".join(s) + "\n")
+    svg_write(s, out)
 
 
 def main(argv):
-    title = "resident size over time"
-    args = []
-    i = 0
-    while i < len(argv):
-        if argv[i] == "--title" and i + 1 < len(argv):
-            title = argv[i + 1]
-            i += 2
-        else:
-            args.append(argv[i])
-            i += 1
-    if len(args) != 2:
+    parsed = parse_args(argv, "resident size over time")
+    if parsed is None:
         print(__doc__, file=sys.stderr)
         return 2
+    title, args = parsed
     series = [s for s in read_csv(args[0]) if s[1]]
     if not series:
         print("rsschart.py: no samples in %s" % args[0], file=sys.stderr)

@@ -12,9 +12,10 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 CALLER_PWD=$PWD
 cd "$ROOT"
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
 ALL_BENCHES=(fastpath scaling xthread server falseshare growth large frag freeorder oversub)
-ALL_ALLOCS=(xalloc glibc jemalloc tcmalloc mimalloc)
 PEER_PACKAGES=(libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0)
 
 usage() {
@@ -137,61 +138,14 @@ if [ $INSTALL = 1 ]; then
     done
 fi
 
-MULTIARCH=$( (gcc -print-multiarch || dpkg-architecture -qDEB_HOST_MULTIARCH) 2>/dev/null || true)
-find_lib() {
-    local d n f
-    for n in "$@"; do
-        for d in ${MULTIARCH:+/usr/lib/$MULTIARCH} /usr/lib64 /usr/lib /usr/local/lib; do
-            for f in "$d"/$n; do
-                [ -f "$f" ] && { echo "$f"; return 0; }
-            done
-        done
-        f=$( (ldconfig -p 2>/dev/null || true) | awk -v n="$n" '$1 == n { print $NF; exit }')
-        [ -n "$f" ] && [ -f "$f" ] && { echo "$f"; return 0; }
-    done
-    return 1
+peer_missing() {
+    if [ "$2" = 1 ]; then
+        die "$1 not found (install ${PKG[$1]} or use --install-peers)"
+    else
+        note "$1 not found (package ${PKG[$1]}), skipping it; --install-peers installs it"
+    fi
 }
-
-declare -A LIBPATH PKG
-peer_lib() {
-    case "$1" in
-        jemalloc) find_lib 'libjemalloc.so.2' 'libjemalloc.so' ;;
-        tcmalloc) find_lib 'libtcmalloc_minimal.so.4' 'libtcmalloc_minimal.so' 'libtcmalloc.so.4' ;;
-        mimalloc) find_lib 'libmimalloc.so.2' 'libmimalloc.so.2.*' 'libmimalloc.so' ;;
-        *) return 1 ;;
-    esac
-}
-PKG[jemalloc]=libjemalloc2
-PKG[tcmalloc]=libtcmalloc-minimal4
-PKG[mimalloc]=libmimalloc2.0
-
-ALLOCS=()
-if [ -n "$ALLOC_LIST" ]; then
-    IFS=, read -r -a req <<< "$ALLOC_LIST"
-    EXPLICIT=1
-else
-    req=("${ALL_ALLOCS[@]}")
-    EXPLICIT=0
-fi
-for a in "${req[@]}"; do
-    case "$a" in
-        xalloc|glibc) ALLOCS+=("$a") ;;
-        jemalloc|tcmalloc|mimalloc)
-            if p=$(peer_lib "$a"); then
-                LIBPATH[$a]=$p
-                ALLOCS+=("$a")
-            elif [ $EXPLICIT = 1 ]; then
-                die "$a not found (install ${PKG[$a]} or use --install-peers)"
-            else
-                note "$a not found (package ${PKG[$a]}), skipping it; --install-peers installs it"
-            fi ;;
-        *) die "unknown allocator '$a' (have: ${ALL_ALLOCS[*]})" ;;
-    esac
-done
-[ ${#ALLOCS[@]} -gt 0 ] || die "no allocator selected"
-LIBPATH[glibc]=""
-
-has_alloc() { local x; for x in "${ALLOCS[@]}"; do [ "$x" = "$1" ] && return 0; done; return 1; }
+select_allocs "$ALLOC_LIST"
 
 if [ -z "$REF" ]; then
     if has_alloc xalloc; then REF=xalloc
@@ -213,21 +167,7 @@ if [[ "$OUT" == "$ROOT/bench/results/"* ]]; then
 fi
 
 # ---------------------------------------------------------------- build
-if has_alloc xalloc; then
-    if [ -n "$LIB" ]; then
-        [ -f "$LIB" ] || die "--lib $LIB: no such file"
-    else
-        note "building xalloc (Release) in build-bench/, log: $OUT/build.log"
-        if ! { cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DXALLOC_BUILD_TESTS=OFF \
-               && cmake --build build-bench -j2; } >"$OUT/build.log" 2>&1; then
-            tail -n 20 "$OUT/build.log" >&2
-            die "building xalloc failed (see $OUT/build.log); use --lib PATH, or --alloc without xalloc"
-        fi
-        LIB=build-bench/libxalloc.so
-        [ -f "$LIB" ] || die "the build did not produce $LIB"
-    fi
-    LIBPATH[xalloc]=$(readlink -f "$LIB")
-fi
+if has_alloc xalloc; then xalloc_lib "$LIB" "$OUT/build.log" keep; fi
 
 BIN="$OUT/bin"
 mkdir -p "$BIN"
@@ -261,7 +201,7 @@ pkg_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || true; }
     echo "- allocators:"
     for a in "${ALLOCS[@]}"; do
         case "$a" in
-            glibc) echo "  - glibc $(ldd --version 2>/dev/null | head -n1 | awk '{ print $NF }') (no preload)" ;;
+            glibc) echo "  - glibc $(glibc_version) (no preload)" ;;
             xalloc) echo "  - xalloc: ${LIBPATH[xalloc]}" ;;
             *) echo "  - $a ${PKG[$a]} $(pkg_version "${PKG[$a]}"): ${LIBPATH[$a]}" ;;
         esac

@@ -16,6 +16,39 @@ COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
 
+# Shared with bench/rsschart.py (it imports them from here): the palette,
+# the chart's frame, and the command line.
+def svg_start(width, height, title):
+    """The opening of a chart: white background, centred title."""
+    return ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
+            'font-family="sans-serif" font-size="11">' % (width, height),
+            '<rect width="100%" height="100%" fill="white"/>',
+            '<text x="%d" y="24" font-size="14" text-anchor="middle">%s</text>'
+            % (width // 2, escape(title))]
+
+
+def svg_write(s, out):
+    s.append('</svg>')
+    with open(out, "w") as f:
+        f.write("\n".join(s) + "\n")
+
+
+def parse_args(argv, title):
+    """[--title T] IN OUT -> (title, [IN, OUT]); None when the words are off."""
+    args = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--title" and i + 1 < len(argv):
+            title = argv[i + 1]
+            i += 2
+        else:
+            args.append(argv[i])
+            i += 1
+    if len(args) != 2:
+        return None
+    return title, args
+
+
 def read_chart(path):
     with open(path) as f:
         lines = [l.rstrip("\n") for l in f if l.strip()]
@@ -48,11 +81,7 @@ def bars(head, rows, out, title):
     def y(v):
         return top + (hi - v) / (hi - lo) * plot_h
 
-    s = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
-         'font-family="sans-serif" font-size="11">' % (width, height),
-         '<rect width="100%" height="100%" fill="white"/>',
-         '<text x="%d" y="24" font-size="14" text-anchor="middle">%s</text>'
-         % (width // 2, escape(title))]
+    s = svg_start(width, height, title)
     for k in range(lo, hi + 1):
         yy = y(k)
         label = "%dx" % (1 << k) if k >= 0 else "1/%d" % (1 << -k)
@@ -78,25 +107,15 @@ def bars(head, rows, out, title):
         s.append('<rect x="%d" y="36" width="12" height="12" fill="%s"/>'
                  % (lx, COLORS[i % len(COLORS)]))
         s.append('<text x="%d" y="46">%s</text>' % (lx + 16, escape(a)))
-    s.append('</svg>')
-    with open(out, "w") as f:
-        f.write("\n".join(s) + "\n")
+    svg_write(s, out)
 
 
 def main(argv):
-    title = "benchmarks"
-    args = []
-    i = 0
-    while i < len(argv):
-        if argv[i] == "--title":
-            title = argv[i + 1]
-            i += 2
-        else:
-            args.append(argv[i])
-            i += 1
-    if len(args) != 2:
+    parsed = parse_args(argv, "benchmarks")
+    if parsed is None:
         print(__doc__, file=sys.stderr)
         return 2
+    title, args = parsed
     head, rows = read_chart(args[0])
     if rows:
         bars(head, rows, args[1], title)

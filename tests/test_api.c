@@ -19,15 +19,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define KiB ((size_t)1 << 10)
-#define MiB ((size_t)1 << 20)
-#define GiB ((size_t)1 << 30)
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#else
-#define UNDER_SANITIZER 0
-#endif
+#include "testutil.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -89,16 +81,6 @@ static int all_zero(const void *p, size_t n) {
     for (; i < n; i++)
         if (b[i]) return 0;
     return 1;
-}
-
-/* Resident set size in bytes: field 2 of /proc/self/statm, in pages. */
-static size_t rss_bytes(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long size = 0, resident = 0;
-    assert_non_null(f);
-    assert_int_equal(fscanf(f, "%lu %lu", &size, &resident), 2);
-    fclose(f);
-    return (size_t)resident * page_size();
 }
 
 /* A block xalloc handed out: non-NULL, owned, usable >= n, both ends writable. */

@@ -3,6 +3,7 @@
  * for live blocks, dirty/active accounting, dirty-before-clean reuse,
  * purge, and the release of empty chunks. Each test takes its own arena
  * index from the top of the table, so no other test shares its state. */
+#define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -19,24 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static long saved_decay;
-
-static int setup(void **state)
-{
-    if (!xa_init_slow())
-        return -1;
-    /* Time-based purging would make ndirty depend on how fast the test
-     * runs (sanitizers); only explicit and over-limit purges happen. */
-    saved_decay = xa_opt.dirty_decay_ms;
-    xa_opt.dirty_decay_ms = 1L << 40;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    xa_opt.dirty_decay_ms = saved_decay;
-    return 0;
-}
+/* setup_no_decay: no time-based purging, so counts of dirty pages and
+ * cached mappings do not depend on how fast the tests run. */
+#include "testutil.h"
 
 static unsigned next_index = XA_MAX_ARENAS;
 
@@ -804,5 +790,5 @@ int main(void)
         cmocka_unit_test_setup(test_dirty_before_clean, clean_slate),
         cmocka_unit_test_setup(test_empty_chunks_unmapped, clean_slate),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup_no_decay, teardown_no_decay);
 }

@@ -37,6 +37,8 @@
 #define CHILD_TIMEOUT_S 20
 #define CASE_FLAG "--badptr-case"
 
+#include "testutil.h"
+
 /* ---- the cases (run in the child) ----------------------------------------- */
 
 static void announce(const void *p) {
@@ -311,14 +313,6 @@ static void run_case_in_child(const bcase *c) {
 
 /* ---- the parent --------------------------------------------------------- */
 
-static void child_setup(void) {
-    static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGSYS, SIGABRT };
-    for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_DFL);
-    struct rlimit core = { 0, 0 };
-    setrlimit(RLIMIT_CORE, &core);
-    alarm(CHILD_TIMEOUT_S);
-}
-
 typedef struct outcome {
     int status;
     char out[4096];
@@ -368,7 +362,7 @@ static void run_child(const bcase *c, int reexec, outcome *o) {
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        child_setup();
+        child_setup(CHILD_TIMEOUT_S);
         dup2(op[1], STDOUT_FILENO);
         dup2(ep[1], STDERR_FILENO);
         close(op[0]), close(op[1]), close(ep[0]), close(ep[1]);
@@ -527,7 +521,7 @@ static void test_owns_any_pointer(void **state) {
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        child_setup();
+        child_setup(CHILD_TIMEOUT_S);
         char local[16];
         int bad = 0;
         bad |= xalloc_owns(static_buffer) != 0;     /* first call in this process */
@@ -556,14 +550,9 @@ int main(int argc, char **argv) {
         if (c == NULL) return 92;
         run_case_in_child(c);
     }
-    /* xalloc read its options when the program was loaded: run again
-     * without any XALLOC_CONF from the caller, so defaults apply. */
-    if (getenv("XALLOC_CONF")) {
-        unsetenv("XALLOC_CONF");
-        execv("/proc/self/exe", argv);
-        perror("execv(/proc/self/exe)");
+    /* Defaults apply: run again without the caller's XALLOC_CONF. */
+    if (reexec_without_conf(argv))
         return 1;
-    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_double_free_small),
         cmocka_unit_test(test_double_free_small_interleaved),

@@ -32,253 +32,12 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The sanitizer runtimes keep memory of their own: RSS assertions are
- * skipped under them (as in the other suites); stats assertions stay. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#else
-#define UNDER_SANITIZER 0
-#endif
-
-#define KiB ((size_t)1 << 10)
-#define MiB ((size_t)1 << 20)
+#include "testutil.h"
 
 extern char **environ;
 
-/* ======================================================================== */
-/* Shared helpers (parent and child)                                        */
-/* ======================================================================== */
-
-static size_t rss_bytes(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long size = 0, resident = 0;
-    if (f == NULL || fscanf(f, "%lu %lu", &size, &resident) != 2) {
-        fprintf(stderr, "cannot read /proc/self/statm\n");
-        exit(2);
-    }
-    fclose(f);
-    return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms) {
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-static unsigned default_narenas(void) {
-    cpu_set_t set;
-    unsigned n = 1;
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-        n = (unsigned)CPU_COUNT(&set);
-    /* one arena per CPU */
-    return n > 256 ? 256 : n;
-}
-
-/* Growing text buffer (glibc malloc: this program does not interpose). */
-typedef struct strbuf {
-    char *s;
-    size_t len, cap;
-} strbuf;
-
-static void sb_add(strbuf *b, const char *text, size_t n) {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->s = realloc(b->s, cap);
-        if (b->s == NULL)
-            abort();
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, text, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void sb_write_cb(void *opaque, const char *text) {
-    sb_add(opaque, text, strlen(text));
-}
-
-/* ---- a small JSON parser: validates, finds one value by path ---------------
- * Paths: object keys joined by '.', array elements as [i]:
- * "xalloc.stats.allocated", "xalloc.arenas[0].index". */
-typedef struct json {
-    const char *s;
-    size_t i;
-    int depth;
-    bool err;
-    const char *want;
-    const char *found;        /* start of the value at want */
-    long count;               /* members / elements when that value is a container */
-    char path[512];
-} json;
-
-static void j_ws(json *j) {
-    while (j->s[j->i] == ' ' || j->s[j->i] == '\n' || j->s[j->i] == '\t' || j->s[j->i] == '\r')
-        j->i++;
-}
-
-static void j_string(json *j, char *out, size_t cap) {
-    size_t n = 0;
-    if (j->s[j->i] != '"') {
-        j->err = true;
-        return;
-    }
-    j->i++;
-    while (j->s[j->i] && j->s[j->i] != '"') {
-        char c = j->s[j->i];
-        if ((unsigned char)c < 0x20) {
-            j->err = true;
-            return;
-        }
-        if (c == '\\') {
-            j->i++;
-            c = j->s[j->i];
-            if (c == 'u') {
-                for (int k = 1; k <= 4; k++)
-                    if (!strchr("0123456789abcdefABCDEF", j->s[j->i + k]) || !j->s[j->i + k]) {
-                        j->err = true;
-                        return;
-                    }
-                j->i += 4;
-                c = '?';
-            } else if (!c || !strchr("\"\\/bfnrt", c)) {
-                j->err = true;
-                return;
-            }
-        }
-        if (out && n + 1 < cap)
-            out[n++] = c;
-        j->i++;
-    }
-    if (j->s[j->i] != '"') {
-        j->err = true;
-        return;
-    }
-    j->i++;
-    if (out)
-        out[n] = '\0';
-}
-
-static void j_digits(json *j) {
-    if (j->s[j->i] < '0' || j->s[j->i] > '9') {
-        j->err = true;
-        return;
-    }
-    while (j->s[j->i] >= '0' && j->s[j->i] <= '9')
-        j->i++;
-}
-
-static void j_number(json *j) {
-    if (j->s[j->i] == '-')
-        j->i++;
-    if (j->s[j->i] == '0')
-        j->i++;
-    else
-        j_digits(j);
-    if (j->s[j->i] == '.') {
-        j->i++;
-        j_digits(j);
-    }
-    if (j->s[j->i] == 'e' || j->s[j->i] == 'E') {
-        j->i++;
-        if (j->s[j->i] == '+' || j->s[j->i] == '-')
-            j->i++;
-        j_digits(j);
-    }
-}
-
-static void j_value(json *j) {
-    j_ws(j);
-    if (j->err || ++j->depth > 64) {
-        j->err = true;
-        return;
-    }
-    size_t plen = strlen(j->path);
-    bool hit = j->want && strcmp(j->path, j->want) == 0;
-    if (hit)
-        j->found = j->s + j->i;
-    long n = 0;
-    char c = j->s[j->i];
-    if (c == '{' || c == '[') {
-        char close = c == '{' ? '}' : ']';
-        j->i++;
-        j_ws(j);
-        if (j->s[j->i] == close) {
-            j->i++;
-        } else {
-            for (;;) {
-                char key[128];
-                if (c == '{') {
-                    j_ws(j);
-                    j_string(j, key, sizeof key);
-                    j_ws(j);
-                    if (j->err || j->s[j->i] != ':') {
-                        j->err = true;
-                        return;
-                    }
-                    j->i++;
-                    snprintf(j->path + plen, sizeof j->path - plen, "%s%s", plen ? "." : "", key);
-                } else {
-                    snprintf(j->path + plen, sizeof j->path - plen, "[%ld]", n);
-                }
-                j_value(j);
-                j->path[plen] = '\0';
-                if (j->err)
-                    return;
-                n++;
-                j_ws(j);
-                if (j->s[j->i] == ',') {
-                    j->i++;
-                    continue;
-                }
-                if (j->s[j->i] == close) {
-                    j->i++;
-                    break;
-                }
-                j->err = true;
-                return;
-            }
-        }
-    } else if (c == '"') {
-        j_string(j, NULL, 0);
-    } else if (c == '-' || (c >= '0' && c <= '9')) {
-        j_number(j);
-    } else if (strncmp(j->s + j->i, "true", 4) == 0) {
-        j->i += 4;
-    } else if (strncmp(j->s + j->i, "false", 5) == 0) {
-        j->i += 5;
-    } else if (strncmp(j->s + j->i, "null", 4) == 0) {
-        j->i += 4;
-    } else {
-        j->err = true;
-    }
-    if (hit)
-        j->count = n;
-    j->depth--;
-}
-
-/* True when text is one well-formed JSON value; *found / *count describe
- * the value at path want (found NULL when absent). */
-static bool json_find(const char *text, const char *want, const char **found, long *count) {
-    json j = { .s = text, .want = want };
-    j_value(&j);
-    j_ws(&j);
-    if (j.err || j.s[j.i] != '\0')
-        return false;
-    if (found)
-        *found = j.found;
-    if (count)
-        *count = j.count;
-    return true;
-}
+/* Helpers shared by parent and child (RSS, time, strbuf, JSON) are in
+ * testutil.h. */
 
 /* ======================================================================== */
 /* Child side: one case per process                                         */
@@ -293,6 +52,17 @@ static bool json_find(const char *text, const char *want, const char **found, lo
             exit(1);                                                              \
         }                                                                         \
     } while (0)
+
+/* RSS for the child cases: they run outside cmocka, so a failure to read
+ * it is reported on stderr and ends the child with status 2. */
+static size_t c_rss(void) {
+    size_t bytes = 0;
+    if (!read_rss(&bytes)) {
+        fprintf(stderr, "cannot read /proc/self/statm\n");
+        exit(2);
+    }
+    return bytes;
+}
 
 static void c_epoch(void) {
     uint64_t e = 1;
@@ -458,7 +228,7 @@ static void free_some_mib(size_t *rss_before_free, size_t *dirty_after) {
         ballast[i] = xalloc_malloc(MiB);
         CHECK(ballast[i] != NULL, "malloc 1 MiB");
     }
-    *rss_before_free = rss_bytes();
+    *rss_before_free = c_rss();
     for (int i = 0; i < FREED_MIB; i++)
         xalloc_free(p[i]);
     *dirty_after = c_dirty();
@@ -477,7 +247,7 @@ static void arena_activity(void) {
 static int case_decay0(int argc, char **argv) {
     size_t rss0, dirty;
     free_some_mib(&rss0, &dirty);
-    size_t rss1 = rss_bytes();
+    size_t rss1 = c_rss();
     CHECK(dirty < 64 * KiB, "dirty %zu right after freeing 2 MiB with dirty_decay_ms:0", dirty);
     CHECK(UNDER_SANITIZER || rss1 + 3 * MiB / 2 < rss0, "RSS %zu -> %zu: 2 MiB freed did not go back",
           rss0, rss1);
@@ -490,11 +260,11 @@ static int case_decay0(int argc, char **argv) {
         CHECK(p[i] != NULL, "malloc");
         memset(p[i], 0x33, MiB);
     }
-    size_t r0 = rss_bytes();
+    size_t r0 = c_rss();
     for (int i = 0; i < N; i++)
         xalloc_free(p[i]);
     dirty = c_dirty();
-    size_t r1 = rss_bytes();
+    size_t r1 = c_rss();
     CHECK(dirty < 64 * KiB, "dirty %zu right after freeing 64 MiB", dirty);
     CHECK(UNDER_SANITIZER || r1 + 48 * MiB < r0, "RSS %zu -> %zu after freeing 64 MiB", r0, r1);
     return 0;
@@ -510,7 +280,7 @@ static int case_decay_never(int argc, char **argv) {
         arena_activity();
         sleep_ms(5);
     }
-    size_t d2 = c_dirty(), rss1 = rss_bytes();
+    size_t d2 = c_dirty(), rss1 = c_rss();
     CHECK(d2 >= 2 * MiB, "dirty %zu -> %zu after 1.5 s with dirty_decay_ms:-1", dirty, d2);
     CHECK(UNDER_SANITIZER || rss1 + MiB > rss0, "RSS %zu -> %zu: pages were purged with dirty_decay_ms:-1", rss0, rss1);
     return 0;
@@ -532,7 +302,7 @@ static int case_decay_active(int argc, char **argv) {
             break;
         sleep_ms(20);
     }
-    size_t rss1 = rss_bytes();
+    size_t rss1 = c_rss();
     CHECK(d < MiB / 2, "stats.dirty still %zu (RSS %zu KiB, was %zu KiB before the free) after "
                    "%.1f s of allocation activity with dirty_decay_ms:1000",
           d, rss1 >> 10, rss0 >> 10, t);
@@ -571,7 +341,7 @@ static int case_decay_huge_active(int argc, char **argv) {
     void *h = xalloc_malloc(12 * MiB);
     CHECK(h != NULL, "malloc");
     memset(h, 1, 12 * MiB);
-    size_t rss0 = rss_bytes();
+    size_t rss0 = c_rss();
     xalloc_free(h);
     size_t cached = c_huge_cached();
     CHECK(cached >= 12 * MiB, "freed 12 MiB block: %zu bytes kept (expected a cached mapping)", cached);
@@ -588,7 +358,7 @@ static int case_decay_huge_active(int argc, char **argv) {
             break;
         sleep_ms(20);
     }
-    size_t rss1 = rss_bytes();
+    size_t rss1 = c_rss();
     CHECK(cached < MiB, "a freed 12 MiB huge block is still kept mapped (%zu bytes, RSS %zu KiB, "
                         "%zu KiB before the free) after %.1f s of small and large allocations with "
                         "dirty_decay_ms:1000", cached, rss1 >> 10, rss0 >> 10, t);
@@ -613,7 +383,7 @@ static int case_decay_idle(int argc, char **argv) {
         if (d < MiB / 2)
             break;
     }
-    size_t rss1 = rss_bytes();
+    size_t rss1 = c_rss();
     if (expect_drop) {
         CHECK(d < MiB / 2, "dirty still %zu after %.1f s idle with background_thread:true", d, t);
         CHECK(UNDER_SANITIZER || rss1 + 3 * MiB / 2 < rss0, "RSS %zu -> %zu although dirty is %zu", rss0,

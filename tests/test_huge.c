@@ -19,25 +19,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define MiB ((size_t)1 << 20)
-
-static long saved_decay;
-
-static int setup(void **state)
-{
-    if (!xa_init_slow())
-        return -1;
-    /* Cached mappings must not expire mid-test (slow sanitizer runs). */
-    saved_decay = xa_opt.dirty_decay_ms;
-    xa_opt.dirty_decay_ms = 1L << 40;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    xa_opt.dirty_decay_ms = saved_decay;
-    return 0;
-}
+/* setup_no_decay: no time-based purging, so counts of dirty pages and
+ * cached mappings do not depend on how fast the tests run. */
+#include "testutil.h"
 
 /* Every test starts with an empty cache, so fresh mappings are fresh. */
 static int each(void **state)
@@ -401,5 +385,5 @@ int main(void)
         cmocka_unit_test_setup(test_cache_merge_then_grow, each),
         cmocka_unit_test_setup(test_realloc_after_cache_merge, each),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup_no_decay, teardown_no_decay);
 }

@@ -21,59 +21,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "testutil.h"
+
 /* The core declares these in api.c; the public header leaves them out
  * because their types come from <malloc.h>. */
 struct mallinfo2 xalloc_mallinfo2(void);
 struct mallinfo xalloc_mallinfo(void);
 int xalloc_malloc_info(int options, FILE *fp);
-
-/* The sanitizer runtimes keep memory of their own: RSS assertions are
- * skipped under them (as in the other suites). */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#else
-#define UNDER_SANITIZER 0
-#endif
-
-#define KiB ((size_t)1 << 10)
-#define MiB ((size_t)1 << 20)
-#define GiB ((size_t)1 << 30)
-
-static size_t rss_bytes(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long size = 0, resident = 0;
-    assert_non_null(f);
-    assert_int_equal(fscanf(f, "%lu %lu", &size, &resident), 2);
-    fclose(f);
-    return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
-}
-
-static void epoch(void) {
-    uint64_t e = 1;
-    size_t len = sizeof e;
-    assert_int_equal(xallctl("epoch", &e, &len, &e, sizeof e), 0);
-}
-
-static size_t stat_get(const char *name) {
-    size_t v = 0, len = sizeof v;
-    assert_int_equal(xallctl(name, &v, &len, NULL, 0), 0);
-    return v;
-}
-
-static void settle(void) {
-    void *p = xalloc_malloc(100);
-    assert_non_null(p);
-    xalloc_free(p);
-    assert_int_equal(xallctl("thread.tcache.flush", NULL, NULL, NULL, 0), 0);
-}
-
-#define ASSERT_EQ_SZ(a, b)                                                              \
-    do {                                                                                \
-        size_t a_ = (a), b_ = (b);                                                      \
-        if (a_ != b_)                                                                   \
-            fail_msg("%s = %zu, expected %s = %zu (difference %lld)", #a, a_, #b, b_,   \
-                     (long long)a_ - (long long)b_);                                    \
-    } while (0)
 
 /* Internal consistency of one mallinfo2 snapshot. */
 static void check_mi2(const struct mallinfo2 *m) {

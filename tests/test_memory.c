@@ -25,51 +25,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define KiB ((size_t)1 << 10)
-#define MiB ((size_t)1 << 20)
-
 /* Under a sanitizer the work is scaled down and the RSS limits are not
- * asserted: the runtimes' own memory moves RSS too. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#else
-#define UNDER_SANITIZER 0
-#endif
-
-static size_t rss_bytes(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long size = 0, resident = 0;
-    assert_non_null(f);
-    assert_int_equal(fscanf(f, "%lu %lu", &size, &resident), 2);
-    fclose(f);
-    return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms) {
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
+ * asserted (UNDER_SANITIZER): the runtimes' own memory moves RSS too. */
+#include "testutil.h"
 
 static void *map_array(size_t bytes) {
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     assert_true(p != MAP_FAILED);
     return p;
-}
-
-static size_t allocated_now(void) {
-    uint64_t e = 1;
-    size_t len = sizeof e, v = 0;
-    assert_int_equal(xallctl("epoch", &e, &len, &e, sizeof e), 0);
-    len = sizeof v;
-    assert_int_equal(xallctl("stats.allocated", &v, &len, NULL, 0), 0);
-    return v;
 }
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;

@@ -47,6 +47,8 @@
 #define UNDER_SANITIZER 0
 #endif
 
+#include "testutil.h"
+
 /* ---- child-side helpers (no cmocka in the children) ---------------------- */
 
 static volatile int child_failures;
@@ -296,23 +298,13 @@ static void allocate_and_touch(size_t total, uint64_t seed) {
     blist_free(&small, 0);
 }
 
-/* In a child: default actions for the signals cmocka catches (its handler
- * would otherwise resume the test runner inside the child), no core files. */
-static void child_setup(void) {
-    static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGSYS, SIGABRT };
-    for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_DFL);
-    struct rlimit core = { 0, 0 };
-    setrlimit(RLIMIT_CORE, &core);
-    alarm(CHILD_TIMEOUT_S);
-}
-
 /* Run fn in a forked child; returns its wait status. */
 static int run_in_child(void (*fn)(void)) {
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) fail_msg("fork: %s", strerror(errno));
     if (pid == 0) {
-        child_setup();
+        child_setup(CHILD_TIMEOUT_S);
         fn();
         _exit(child_failures ? 1 : 0);
     }
@@ -507,7 +499,7 @@ static void test_oom_first_allocation(void **state) {
             pid_t pid = fork();
             assert_true(pid >= 0);
             if (pid == 0) {
-                child_setup();
+                child_setup(CHILD_TIMEOUT_S);
                 first_allocation_child(extra);
             }
             int status;
@@ -524,14 +516,9 @@ static void test_oom_first_allocation(void **state) {
 
 int main(int argc, char **argv) {
     (void)argc;
-    /* xalloc read its options when the program was loaded: run again
-     * without any XALLOC_CONF from the caller, so defaults apply. */
-    if (getenv("XALLOC_CONF")) {
-        unsetenv("XALLOC_CONF");
-        execv("/proc/self/exe", argv);
-        perror("execv(/proc/self/exe)");
+    /* Defaults apply: run again without the caller's XALLOC_CONF. */
+    if (reexec_without_conf(argv))
         return 1;
-    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_oom_small),
         cmocka_unit_test(test_oom_small_odd),

@@ -21,21 +21,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#define KiB ((size_t)1 << 10)
-#define MiB ((size_t)1 << 20)
+#include "testutil.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#else
-#define UNDER_SANITIZER 0
-#endif
-
-static size_t rss_bytes(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long size = 0, resident = 0;
-    if (!f || fscanf(f, "%lu %lu", &size, &resident) != 2) abort();
-    fclose(f);
-    return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
+/* Also read by the worker threads, where cmocka cannot report a failure:
+ * abort instead. */
+static size_t rss_or_abort(void) {
+    size_t bytes = 0;
+    if (!read_rss(&bytes)) abort();
+    return bytes;
 }
 
 static inline uint64_t rng_next(uint64_t *s) {
@@ -156,11 +149,11 @@ static void test_many_sequential_threads(void **state) {
             xalloc_free(prev.out[i]);
         }
         prev = cur;
-        if (t + 1 == checkpoint) rss_checkpoint = rss_bytes();
+        if (t + 1 == checkpoint) rss_checkpoint = rss_or_abort();
     }
     for (int i = 0; i < HANDED_BACK; i++) xalloc_free(prev.out[i]);
     pthread_attr_destroy(&attr);
-    size_t rss_end = rss_bytes();
+    size_t rss_end = rss_or_abort();
     if (bad) fail_msg("%d problems with blocks across thread lifetimes", bad);
 
     long growth = (long)rss_end - (long)rss_checkpoint;
@@ -198,7 +191,7 @@ static void *thread_a(void *argp) {
         }
         fill(c->p[i], c->n[i], (uint64_t)i);
     }
-    c->rss_round1 = rss_bytes();
+    c->rss_round1 = rss_or_abort();
     sem_post(&c->round1_done);
     sem_wait(&c->round2_go);
     if (!c->ok) return NULL;
@@ -213,7 +206,7 @@ static void *thread_a(void *argp) {
         }
         fill(c->p[i], c->n[i], (uint64_t)i ^ 0xabcdef);
     }
-    c->rss_round2 = rss_bytes();
+    c->rss_round2 = rss_or_abort();
     for (int i = 0; i < CROSS_N; i++) {
         if (!intact(c->p[i], c->n[i], (uint64_t)i ^ 0xabcdef)) c->ok = 0;
         xalloc_free(c->p[i]);
@@ -240,7 +233,7 @@ static void test_free_in_other_thread(void **state) {
     assert_non_null(c.n);
     sem_init(&c.round1_done, 0, 0);
     sem_init(&c.round2_go, 0, 0);
-    size_t rss_start = rss_bytes();
+    size_t rss_start = rss_or_abort();
 
     pthread_t a, b;
     assert_int_equal(pthread_create(&a, NULL, thread_a, &c), 0);
