@@ -42,10 +42,6 @@ void xa_pages_unmap(void *addr, size_t size) {
     munmap(addr, size);
 }
 
-void *xa_pages_reserve(size_t size) {
-    return map_raw(size, MAP_NORESERVE);
-}
-
 void xa_pages_purge(void *addr, size_t size) {
     /* MADV_DONTNEED rather than MADV_FREE: resident size falls at once, as
      * users watching RSS expect, and the pages are known zero afterwards,

@@ -9,8 +9,6 @@
  * two. Returns NULL (errno untouched by design of the caller) on failure. */
 void *xa_pages_map(size_t size, size_t alignment);
 void  xa_pages_unmap(void *addr, size_t size);
-/* Reserve address space that is touched lazily (no swap reservation). */
-void *xa_pages_reserve(size_t size);
 /* Give the pages back to the OS; they read as zero afterwards. */
 void  xa_pages_purge(void *addr, size_t size);
 /* Grow or shrink a mapping in place; false when the neighbour is taken. */

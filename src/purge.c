@@ -73,10 +73,6 @@ void xa_background_maybe_start(void) {
     __atomic_store_n(&starting, false, __ATOMIC_RELEASE);
 }
 
-bool xa_background_running(void) {
-    return __atomic_load_n(&running, __ATOMIC_ACQUIRE);
-}
-
 void xa_background_postfork_child(void) {
     running = false;                  /* threads do not survive fork */
     starting = false;

@@ -13,7 +13,6 @@ size_t xa_purge_all(void);
 /* Start the background purger if the option asks for it and it is not
  * running (after fork it is not). Call with no allocator lock held. */
 void xa_background_maybe_start(void);
-bool xa_background_running(void);
 void xa_background_postfork_child(void);
 
 #endif
