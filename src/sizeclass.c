@@ -5,7 +5,8 @@
 uint32_t xa_class_size[XA_NCLASSES];
 uint32_t xa_class_recip[XA_NCLASSES];
 xa_slab_geom xa_slab_geom_of[XA_NSMALL];
-uint8_t xa_class_lookup[XA_SMALL_MAX / 8 + 1];
+uint8_t xa_class_lookup[XA_LOOKUP_SIZE];
+_Static_assert(XA_SMALL_MAX / 8 < XA_LOOKUP_SIZE, "lookup table covers the small sizes");
 
 static void choose_geometry(unsigned c) {
     uint32_t size = xa_class_size[c];
@@ -52,6 +53,6 @@ void xa_sizeclass_init(void) {
     for (size_t i = 0; i <= XA_SMALL_MAX / 8; i++) {
         while (xa_class_size[cls] < i * 8)
             cls++;
-        xa_class_lookup[i] = (uint8_t)cls;
+        __atomic_store_n(&xa_class_lookup[i], (uint8_t)cls, __ATOMIC_RELAXED);
     }
 }

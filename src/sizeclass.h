@@ -25,13 +25,23 @@ extern uint32_t xa_class_size[XA_NCLASSES];
 /* ceil(2^32 / size): byte offset -> region index without a division. */
 extern uint32_t xa_class_recip[XA_NCLASSES];
 extern xa_slab_geom xa_slab_geom_of[XA_NSMALL];
-extern uint8_t xa_class_lookup[XA_SMALL_MAX / 8 + 1];
+/* (size + 7) / 8 -> class for sizes up to XA_SMALL_MAX, padded to a power
+ * of two so the index mask below proves every read in bounds. */
+#define XA_LOOKUP_SIZE 2048
+extern uint8_t xa_class_lookup[XA_LOOKUP_SIZE];
 
 void xa_sizeclass_init(void);
 
-/* Class of a small size (n <= XA_SMALL_MAX): one table load. */
+/* Class of a small size (n <= XA_SMALL_MAX): one table load. A relaxed
+ * atomic load (a plain byte load on x86): a thread's first malloc may read
+ * the table while another thread is still writing it in bootstrap; the
+ * value is then unused (that thread's cache is empty), but the read must
+ * not be a data race. */
 XA_INLINE unsigned xa_small_class(size_t n) {
-    return xa_class_lookup[(n + 7) >> 3];
+    /* Callers pass n <= XA_SMALL_MAX; the mask changes nothing then, and
+     * keeps GCC's object-size warnings quiet about constant arguments. */
+    size_t i = ((n + 7) >> 3) & (XA_LOOKUP_SIZE - 1);
+    return __atomic_load_n(&xa_class_lookup[i], __ATOMIC_RELAXED);
 }
 
 /* Class of any size up to XA_LARGE_MAX. */
