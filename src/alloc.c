@@ -152,7 +152,15 @@ XA_NOINLINE void xa_free_slow(void *p) {
     }
     unsigned c = r->sizeclass;
     xa_tsd *t = xa_tsd_get();
-    if (t && t->bins[c].cap) {
+    if (t && c < XA_NSMALL && t->bins[c].cap && xa_chunk_of(p)->arena != t->arena) {
+        bool twice = false;           /* queued already: the whole queue is compared */
+        for (unsigned i = 0; i < t->nforeign && !twice; i++)
+            twice = t->foreign[i] == p;
+        if (twice)
+            xa_report_pointer("double free", p);
+        else
+            xa_tcache_free_foreign(t, p);
+    } else if (t && t->bins[c].cap) {
         xa_tbin *b = &t->bins[c];
         /* Small classes: the fast path compared the top; large classes hold
          * a handful, all compared, so a block is never cached twice. */

@@ -61,9 +61,9 @@ XA_INLINE xa_run *xa_lookup_fast(const void *p) {
     return r;
 }
 
-/* Fast: a live block goes onto its class's cache stack. Anything else (a
- * full bin, a double free at the top, no cache yet, a bad pointer, NULL,
- * huge) takes the slow path. The validation (ending with the relaxed
+/* Fast: a live block of this thread's arena goes onto its class's cache
+ * stack. Anything else (another arena's block, a full bin, a double free at
+ * the top, no cache yet, a bad pointer, NULL, huge) takes the slow path. The validation (ending with the relaxed
  * atomic bitmap read) comes first, the bin after it, so little stays live
  * across the atomic load. */
 XA_INLINE void xa_free(void *p) {
@@ -80,6 +80,15 @@ XA_INLINE void xa_free(void *p) {
     uint64_t nfree = b->nfree;
     if (unlikely(n >= b->max || (n && stack[n - 1] == p)))
         goto slow;
+    if (unlikely(xa_chunk_of(p)->arena != xa_tls.arena)) {
+        unsigned nf = xa_tls.nforeign;          /* another arena's: queue it home */
+        if (unlikely(nf == XA_FOREIGN_MAX || (nf && xa_tls.foreign[nf - 1] == p)))
+            goto slow;
+        xa_tls.foreign[nf] = p;
+        xa_tls.nforeign = nf + 1;
+        b->nfree = nfree + 1;
+        return;
+    }
     stack[n] = p;
     b->n = (uint16_t)(n + 1);
     b->nfree = nfree + 1;

@@ -141,6 +141,8 @@ static void tbin_flush(xa_tsd *t, unsigned c, unsigned nflush) {
  * needs shrank does not hoard memory. */
 #define GC_INTERVAL_MS 100
 
+static void foreign_flush(xa_tsd *t);
+
 static void tcache_gc(xa_tsd *t) {
     uint64_t now = xa_now_ms();
     if (now - t->last_gc_ms < GC_INTERVAL_MS)
@@ -148,6 +150,7 @@ static void tcache_gc(xa_tsd *t) {
     t->last_gc_ms = now;
     xa_background_maybe_start();      /* restarts it in a forked child */
     xa_arena_drain_remote(t->arena);  /* remote frees nobody picked up */
+    foreign_flush(t);                 /* and ours go home within a GC interval */
     for (unsigned k = 0; k < 8; k++) {
         unsigned c = t->gc_next;
         t->gc_next = (c + 1) % XA_NCLASSES;
@@ -208,7 +211,62 @@ void xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p) {
     b->stack[b->n++] = p;
 }
 
+/* Insertion sort: at most XA_FOREIGN_MAX entries, and no libc call that
+ * might allocate from inside the allocator. */
+static void sort_ptrs(void **v, uint32_t n) {
+    for (uint32_t i = 1; i < n; i++) {
+        void *x = v[i];
+        uint32_t j = i;
+        for (; j > 0 && (uintptr_t)v[j - 1] > (uintptr_t)x; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
+}
+
+/* Send the foreign blocks home, one remote push per (arena, class). A
+ * block queued twice (a double free the fast path's last-entry compare
+ * missed) is reported and sent once: its owner would hand it out twice. */
+static void foreign_flush(xa_tsd *t) {
+    void **items = t->foreign;
+    uint32_t n = t->nforeign, done = 0;
+    if (n > 1) {
+        sort_ptrs(items, n);
+        uint32_t k = 1;
+        for (uint32_t i = 1; i < n; i++) {
+            if (items[i] == items[k - 1])
+                xa_report_pointer("double free", items[i]);
+            else
+                items[k++] = items[i];
+        }
+        n = k;
+    }
+    while (done < n) {
+        xa_chunk *ch0 = xa_chunk_of(items[done]);
+        xa_arena *a = ch0->arena;
+        unsigned c = xa_chunk_map_get(ch0, xa_page_of(items[done]))->sizeclass;
+        uint32_t j = done;
+        for (uint32_t i = done; i < n; i++) {
+            xa_chunk *ch = xa_chunk_of(items[i]);
+            if (ch->arena == a && xa_chunk_map_get(ch, xa_page_of(items[i]))->sizeclass == c) {
+                void *tmp = items[i];
+                items[i] = items[j];
+                items[j++] = tmp;
+            }
+        }
+        xa_arena_small_free_remote(a, c, items + done, j - done);
+        done = j;
+    }
+    t->nforeign = 0;
+}
+
+void xa_tcache_free_foreign(xa_tsd *t, void *p) {
+    if (t->nforeign == XA_FOREIGN_MAX)
+        foreign_flush(t);
+    t->foreign[t->nforeign++] = p;
+}
+
 void xa_tcache_flush_all(xa_tsd *t) {
+    foreign_flush(t);
     for (unsigned c = 0; c < XA_NCLASSES; c++)
         if (t->bins[c].n)
             tbin_flush(t, c, t->bins[c].n);

@@ -38,9 +38,18 @@ enum xa_tsd_state {
     XA_TSD_DEAD,              /* thread exiting: serve from the arena directly */
 };
 
+/* Small blocks this thread frees that belong to another arena wait here,
+ * never handed out by this thread, and go home in batches onto their
+ * bins' remote lists. Reusing them here would put this thread's next
+ * blocks on cache lines another thread's blocks share (passive false
+ * sharing: a block allocated by one thread, freed by another). */
+#define XA_FOREIGN_MAX 64
+
 typedef struct xa_tsd {
     xa_tbin bins[XA_NCLASSES];
     xa_arena *arena;
+    uint32_t nforeign;
+    void *foreign[XA_FOREIGN_MAX];
     uint8_t state;
     uint64_t last_gc_ms;
     unsigned gc_next;                 /* next bin the incremental GC visits */
@@ -61,6 +70,8 @@ xa_tsd *xa_tsd_get(void);
 void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c);
 /* Push into a full bin: flush the older half first. */
 void xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p);
+/* Queue a small block of another arena; sends the queue home when full. */
+void xa_tcache_free_foreign(xa_tsd *t, void *p);
 /* Return every cached block to its arena (thread exit, malloc_trim). */
 void xa_tcache_flush_all(xa_tsd *t);
 
