@@ -1,5 +1,6 @@
 /* The exact words of the reports for bad pointers the other suites do not
- * name: a pointer into a chunk header, and one into free pages of a chunk.
+ * name: a pointer into a chunk header, one into free pages of a chunk, and
+ * a double free of another arena's block.
  * Runs with abort_on_error off (set through the parser, as XALLOC_CONF
  * would) and stderr captured through a pipe. */
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include "xalloc.h"
 #include "chunk.h"
 #include "conf.h"
@@ -42,6 +44,7 @@ static void expect_report(void *p, const char *what) {
 }
 
 static int setup(void **state) {
+    xa_conf_parse("narenas:4");       /* before bootstrap: a second thread gets its own arena */
     assert_true(xa_init_slow());
     xa_conf_parse("abort_on_error:false");
     return 0;
@@ -73,10 +76,53 @@ static void test_free_pages(void **state) {
     xalloc_free(guard);
 }
 
+/* A thread freeing blocks of another arena queues them to go home; the
+ * same block queued twice must be reported, not sent home twice (its owner
+ * would hand it out twice). */
+static void *free_foreign_twice(void *arg) {
+    void **blocks = arg;
+    char msg[256];
+    xalloc_free(xalloc_malloc(32));   /* this thread's arena is bound now */
+    xalloc_free(blocks[0]);
+    xalloc_free(blocks[1]);
+    /* Not the queue's last entry: the fast path queues it, and the flush
+     * that sends the queue home finds the duplicate. */
+    int fds[2];
+    if (pipe(fds) != 0)
+        return (void *)1;
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    dup2(fds[1], STDERR_FILENO);
+    xalloc_free(blocks[0]);
+    int err = xallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(fds[1]);
+    ssize_t n = read(fds[0], msg, sizeof msg - 1);
+    close(fds[0]);
+    msg[n > 0 ? n : 0] = '\0';
+    return err == 0 && strstr(msg, "double free") ? NULL : (void *)1;
+}
+
+static void test_foreign_double_free(void **state) {
+    void *blocks[2] = { xalloc_malloc(48), xalloc_malloc(48) };
+    pthread_t th;
+    void *bad;
+    assert_int_equal(pthread_create(&th, NULL, free_foreign_twice, blocks), 0);
+    assert_int_equal(pthread_join(th, &bad), 0);
+    assert_null(bad);
+    /* Sent home once: two fresh allocations never return the same block. */
+    void *a = xalloc_malloc(48), *b = xalloc_malloc(48);
+    assert_ptr_not_equal(a, b);
+    xalloc_free(a);
+    xalloc_free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_header_pointer),
         cmocka_unit_test(test_free_pages),
+        cmocka_unit_test(test_foreign_double_free),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
