@@ -55,17 +55,18 @@ XA_INLINE bool xa_region_start(const xa_run *r, unsigned c, const void *p, unsig
 XA_INLINE xa_run *xa_lookup_fast(const void *p) {
     xa_run *r = xa_run_of(p);
     unsigned reg;
-    if (unlikely(r == NULL || r->sizeclass >= XA_NCLASSES || !xa_region_start(r, r->sizeclass, p, &reg) ||
-                 xa_bitmap_is_free(&r->bitmap, reg)))
+    if (unlikely(r == NULL || r->sizeclass >= XA_NCLASSES ||
+                 !xa_region_start(r, r->sizeclass, p, &reg) || xa_bitmap_is_free(&r->bitmap, reg)))
         return NULL;
     return r;
 }
 
 /* Fast: a live block of this thread's arena goes onto its class's cache
- * stack. Anything else (another arena's block, a full bin, a double free at
- * the top, no cache yet, a bad pointer, NULL, huge) takes the slow path. The validation (ending with the relaxed
- * atomic bitmap read) comes first, the bin after it, so little stays live
- * across the atomic load. */
+ * stack; another arena's small block onto the queue that takes it home.
+ * Anything else (a full bin or queue, a double free at the top, no cache
+ * yet, a bad pointer, NULL, huge) takes the slow path. The validation
+ * (ending with the relaxed atomic bitmap read) comes first, the bin after
+ * it, so little stays live across the atomic load. */
 XA_INLINE void xa_free(void *p) {
     xa_run *r = xa_run_of(p);
     if (unlikely(r == NULL))
