@@ -6,6 +6,7 @@
 #include "alloc.h"
 #include "conf.h"
 #include "huge.h"
+#include "hugecache.h"
 #include "report.h"
 #include "slab.h"
 
@@ -139,7 +140,7 @@ XA_NOINLINE void xa_free_slow(void *p) {
         if (usable && xa_huge_free(p))
             xa_tls.direct_deallocated += usable;
         else
-            xa_report_pointer(xa_huge_is_cached(p) ? "double free"
+            xa_report_pointer(xa_hugecache_contains(p) ? "double free"
                                                    : "invalid free (not allocated by xalloc)", p);
         errno = saved;
         return;

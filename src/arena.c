@@ -5,6 +5,7 @@
 #include "arena.h"
 #include "conf.h"
 #include "huge.h"
+#include "hugecache.h"
 #include "pages.h"
 #include "report.h"
 #include "slab.h"
@@ -323,14 +324,14 @@ size_t xa_arena_purge(xa_arena *a, bool all) {
  * a tenth of the decay time passed. */
 static void maybe_purge(xa_arena *a) {
     long decay = xa_opt.dirty_decay_ms;
-    if (decay < 0 || (a->dirty_oldest == NULL && xa_huge_cached_bytes() == 0))
+    if (decay < 0 || (a->dirty_oldest == NULL && xa_hugecache_bytes() == 0))
         return;
     if (decay == 0 || over_dirty_limit())
         xa_arena_purge(a, decay == 0);
     else if ((++a->purge_ticks & 7) == 0 && xa_now_ms() - a->last_purge_ms >= (uint64_t)decay / 10) {
         xa_arena_purge(a, false);
         xa_mutex_unlock(&a->lock);
-        xa_huge_cache_purge(false);   /* freed huge mappings age with the rest */
+        xa_hugecache_purge(false);   /* freed huge mappings age with the rest */
         xa_mutex_lock(&a->lock);
     }
 }

@@ -15,12 +15,6 @@ void xa_huge_boot(void);
 /* size is rounded up to whole pages; alignment is a power of two.
  * *zeroed tells whether the pages are fresh from the OS. */
 void *xa_huge_alloc(size_t size, size_t alignment, bool *zeroed);
-/* Unmap cached freed mappings: all, or those past dirty_decay_ms. Returns
- * pages released. */
-size_t xa_huge_cache_purge(bool all);
-size_t xa_huge_cached_bytes(void);
-/* Whether p lies in a freed mapping kept for reuse (a double free). */
-bool xa_huge_is_cached(const void *p);
 /* Usable size of the huge block starting at p, 0 when there is none. */
 size_t xa_huge_usable(const void *p);
 /* False when p is not the start of a live huge block (nothing changes). */

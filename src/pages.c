@@ -65,6 +65,57 @@ bool xa_pages_move(void *old_addr, size_t old_size, void *new_addr, size_t new_s
     return p != MAP_FAILED;
 }
 
+bool xa_pages_ensure_mapped(void *addr, size_t size) {
+    int saved = errno;
+    void *p = mmap(addr, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    bool ok = p == addr || (p == MAP_FAILED && errno == EEXIST);
+    if (p != MAP_FAILED && p != addr)
+        munmap(p, size);         /* a kernel without MAP_FIXED_NOREPLACE */
+    errno = saved;
+    return ok;
+}
+
+/* Linux 6.17 lets mremap move a range made of several mappings (VMAs);
+ * earlier kernels fail with EFAULT. Tried once on two scratch mappings. */
+static bool probe_move_spans_mappings(void) {
+    size_t n = 2 * XA_PAGE;
+    char *a = map_raw(n, 0), *b = map_raw(XA_PAGE, 0), *c = map_raw(n, 0);
+    bool ok = false, c_unsure = false;
+    if (a && b && c) {
+        a[0] = 1;               /* own page tables and anon_vma: no VMA merge */
+        b[0] = 2;
+        if (xa_pages_move(b, XA_PAGE, a + XA_PAGE, XA_PAGE)) {
+            b = NULL;
+            ok = xa_pages_move(a, n, c, n) && c[0] == 1 && c[XA_PAGE] == 2;
+            if (ok)
+                a = NULL;
+            /* A failed move may have unmapped c, and another thread may
+             * have mapped there since: leak c rather than unmap theirs. */
+            c_unsure = !ok;
+        }
+    }
+    if (a)
+        munmap(a, n);
+    if (b)
+        munmap(b, XA_PAGE);
+    if (c && !c_unsure)
+        munmap(c, n);
+    return ok;
+}
+
+bool xa_pages_move_spans_mappings(void) {
+    static int known;           /* 0: not tried, 1: yes, -1: no */
+    int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (k == 0) {
+        int saved = errno;
+        k = probe_move_spans_mappings() ? 1 : -1;
+        errno = saved;
+        __atomic_store_n(&known, k, __ATOMIC_RELAXED);
+    }
+    return k > 0;
+}
+
 void xa_pages_set_thp(void *addr, size_t size, int mode) {
     int saved = errno;
     if (mode == XA_THP_ALWAYS)

@@ -17,6 +17,13 @@ bool  xa_pages_resize_in_place(void *addr, size_t old_size, size_t new_size);
  * that this call replaces) without copying them. */
 bool  xa_pages_move(void *old_addr, size_t old_size, void *new_addr, size_t new_size);
 
+/* Map [addr, addr + size) again if a failed move left it unmapped (kernels
+ * before 6.17 unmap the destination first); never replaces a mapping.
+ * False when the range was taken by someone else meanwhile. */
+bool  xa_pages_ensure_mapped(void *addr, size_t size);
+/* Whether xa_pages_move accepts a range made of several kernel mappings. */
+bool  xa_pages_move_spans_mappings(void);
+
 enum xa_thp_mode { XA_THP_DEFAULT, XA_THP_ALWAYS, XA_THP_NEVER };
 void xa_pages_set_thp(void *addr, size_t size, int mode);
 

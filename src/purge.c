@@ -5,6 +5,7 @@
 #include "arena.h"
 #include "conf.h"
 #include "huge.h"
+#include "hugecache.h"
 #include "init.h"
 
 static bool running;
@@ -21,7 +22,7 @@ size_t xa_purge_all(void) {
         released += xa_arena_purge(a, true);
         xa_mutex_unlock(&a->lock);
     }
-    return released + xa_huge_cache_purge(true);
+    return released + xa_hugecache_purge(true);
 }
 
 /* Wakes a tenth of the decay time apart (10 ms .. 1 s) and lets each arena
@@ -49,7 +50,7 @@ static void *background_main(void *arg) {
             xa_arena_purge(a, false);
             xa_mutex_unlock(&a->lock);
         }
-        xa_huge_cache_purge(false);
+        xa_hugecache_purge(false);
     }
     return NULL;
 }

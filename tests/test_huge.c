@@ -10,6 +10,8 @@
 #include <cmocka.h>
 
 #include "huge.h"
+#include "pages.h"
+#include "hugecache.h"
 #include "conf.h"
 #include "init.h"
 #include "sizeclass.h"
@@ -26,7 +28,7 @@
 /* Every test starts with an empty cache, so fresh mappings are fresh. */
 static int each(void **state)
 {
-    xa_huge_cache_purge(true);
+    xa_hugecache_purge(true);
     return 0;
 }
 
@@ -64,7 +66,7 @@ static void test_alignment_and_usable(void **state)
             assert_int_equal(p[usable - 1], 0);
             memset(p, 0x11, usable);              /* all of it is usable */
             assert_true(xa_huge_free(p));
-            xa_huge_cache_purge(true);
+            xa_hugecache_purge(true);
         }
 }
 
@@ -200,7 +202,7 @@ static void test_realloc_shrink_in_place(void **state)
     check_pattern(q, 5 * MiB);
     assert_int_equal(xa_huge_usable(q), 8 * MiB);
     assert_true(xa_huge_free(q));
-    xa_huge_cache_purge(true);
+    xa_hugecache_purge(true);
     assert_false(mapped(q, XA_PAGE));
 }
 
@@ -245,7 +247,7 @@ static void test_cache_reuse(void **state)
     assert_int_equal(s.cached, 0);
     assert_true(xa_huge_free(q));
 
-    assert_int_equal(xa_huge_cache_purge(true), (6 * MiB) >> XA_PAGE_SHIFT);
+    assert_int_equal(xa_hugecache_purge(true), (6 * MiB) >> XA_PAGE_SHIFT);
     xa_huge_stats_get(&s);
     assert_int_equal(s.cached, 0);
     assert_false(mapped(p, XA_PAGE));
@@ -255,12 +257,15 @@ static void test_cache_reuse(void **state)
     assert_true(xa_huge_free(q));
 }
 
-/* A bigger cached mapping is trimmed: the request gets its start, the
- * part from the next 4 MiB boundary stays cached. */
-static void test_cache_trim(void **state)
+/* A bigger cached mapping serves a smaller block in place: the request
+ * gets its start, the rest stays cached, still resident. A later request
+ * with no aligned cached range gets a fresh aligned range with cached pages
+ * moved onto it (mremap): the old contents show that nothing faulted anew. */
+static void test_cache_split_and_move(void **state)
 {
     xa_huge_stats s;
     char *p = huge(12 * MiB, 0, NULL);
+    memset(p, 0x77, 12 * MiB);
     assert_true(xa_huge_free(p));
     bool zeroed;
     char *q = huge(5 * MiB, 0, &zeroed);
@@ -268,14 +273,38 @@ static void test_cache_trim(void **state)
     assert_false(zeroed);
     assert_int_equal(xa_huge_usable(q), 5 * MiB);
     xa_huge_stats_get(&s);
-    assert_int_equal(s.cached, 4 * MiB);            /* [8 MiB, 12 MiB) */
-    assert_false(mapped(q + 5 * MiB, XA_PAGE));     /* [5 MiB, 8 MiB) went back */
-    char *r = huge(4 * MiB, 0, NULL);
-    assert_ptr_equal(r, p + 8 * MiB);
+    assert_int_equal(s.cached, 7 * MiB);            /* [5 MiB, 12 MiB) */
+    assert_true(mapped(q + 5 * MiB, 7 * MiB));
+    char *r = huge(4 * MiB, 0, &zeroed);
+    assert_int_equal((uintptr_t)r & XA_CHUNK_MASK, 0);
+    if (xa_pages_move_spans_mappings()) {
+        assert_false(zeroed);
+        assert_int_equal(r[0], 0x77);               /* pages moved, not faulted */
+        assert_int_equal(r[4 * MiB - 1], 0x77);
+        xa_huge_stats_get(&s);
+        assert_int_equal(s.cached, 3 * MiB);
+    }
     memset(q, 1, 5 * MiB);
     memset(r, 2, 4 * MiB);
     assert_true(xa_huge_free(q));
     assert_true(xa_huge_free(r));
+}
+
+/* Growth of a block with cached pages right behind it takes them in place. */
+static void test_realloc_grows_over_cached(void **state)
+{
+    char *p = huge(16 * MiB, 0, NULL);
+    memset(p, 5, 16 * MiB);
+    assert_true(xa_huge_free(p));
+    char *q = huge(8 * MiB, 0, NULL);
+    assert_ptr_equal(q, p);                         /* [8, 16) MiB stay cached */
+    assert_ptr_equal(xa_huge_realloc(q, 12 * MiB), q);
+    assert_int_equal(xa_huge_usable(q), 12 * MiB);
+    assert_int_equal(q[12 * MiB - 1], 5);           /* the cached pages, not fresh ones */
+    xa_huge_stats s;
+    xa_huge_stats_get(&s);
+    assert_int_equal(s.cached, 4 * MiB);
+    assert_true(xa_huge_free(q));
 }
 
 /* Neighbouring freed blocks merge in the cache; the merged mapping serves
@@ -381,7 +410,8 @@ int main(void)
         cmocka_unit_test_setup(test_realloc_shrink_in_place, each),
         cmocka_unit_test_setup(test_stats, each),
         cmocka_unit_test_setup(test_cache_reuse, each),
-        cmocka_unit_test_setup(test_cache_trim, each),
+        cmocka_unit_test_setup(test_cache_split_and_move, each),
+        cmocka_unit_test_setup(test_realloc_grows_over_cached, each),
         cmocka_unit_test_setup(test_cache_merge_then_grow, each),
         cmocka_unit_test_setup(test_realloc_after_cache_merge, each),
     };
