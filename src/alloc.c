@@ -79,7 +79,13 @@ XA_NOINLINE void *xa_malloc_slow(size_t size) {
     void *p;
     if (t && t->bins[c].cap) {
         xa_tbin *b = &t->bins[c];
-        p = b->n ? xa_tbin_pop(b) : xa_tcache_alloc_slow(t, c);
+        if (b->n == 0) {
+            p = xa_tcache_alloc_slow(t, c);
+        } else {
+            p = xa_tbin_pop(b);
+            if (c >= XA_NSMALL)
+                t->large_cached -= xa_class_size[c];
+        }
     } else {
         bool zeroed;
         p = arena_alloc(t ? t->arena : xa_arena_get(0), c, &zeroed);
@@ -169,10 +175,12 @@ XA_NOINLINE void xa_free_slow(void *p) {
         bool twice = false;
         for (unsigned i = 0; i < check && !twice; i++)
             twice = b->stack[b->n - 1 - i] == p;
-        if (twice)
+        if (twice) {
             xa_report_pointer("double free", p);
-        else
-            xa_tcache_free_slow(t, c, p);
+        } else if (!xa_tcache_free_slow(t, c, p)) {
+            xa_tls.direct_deallocated += xa_class_size[c];
+            arena_free(r, p);
+        }
     } else {
         if (unlikely(xa_opt.junk))
             memset(p, 0x5a, xa_class_size[c]);

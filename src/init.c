@@ -27,7 +27,7 @@ static bool atfork_registered;
 xa_options xa_opt = {
     .narenas = 0,
     .tcache = true,
-    .tcache_max = 32768,
+    .tcache_max = 512 * 1024,
     .dirty_decay_ms = 1000,
     .background_thread = false,
     .thp = XA_THP_DEFAULT,

@@ -120,6 +120,7 @@ static void tbin_flush(xa_tsd *t, unsigned c, unsigned nflush) {
             done = j;
         }
     } else {
+        t->large_cached -= (size_t)nflush * xa_class_size[c];
         for (uint32_t i = 0; i < nflush; i++) {
             xa_chunk *ch = xa_chunk_of(items[i]);
             xa_run *r = xa_chunk_map_get(ch, xa_page_of(items[i]));
@@ -202,13 +203,32 @@ uint64_t xa_tsd_deallocated(const xa_tsd *t) {
     return sum;
 }
 
-void xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p) {
+bool xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p) {
     xa_tbin *b = &t->bins[c];
     tcache_gc(t);
     if (b->n >= b->cap)
         tbin_flush(t, c, b->n - b->cap / 2u);
+    if (c >= XA_NSMALL) {
+        size_t size = xa_class_size[c];
+        if (size > XA_TCACHE_LARGE_BYTES / 4)
+            return false;
+        /* Over the budget: the oldest block of the bin holding the most
+         * bytes goes back, so that many classes stay covered. */
+        while (t->large_cached + size > XA_TCACHE_LARGE_BYTES) {
+            unsigned fat = c;
+            for (unsigned k = XA_NSMALL; k < XA_NCLASSES && t->bins[k].cap; k++)
+                if ((size_t)t->bins[k].n * xa_class_size[k] >
+                    (size_t)t->bins[fat].n * xa_class_size[fat])
+                    fat = k;
+            if (t->bins[fat].n == 0)
+                return false;
+            tbin_flush(t, fat, 1);
+        }
+        t->large_cached += size;
+    }
     b->nfree++;
     b->stack[b->n++] = p;
+    return true;
 }
 
 /* Insertion sort: at most XA_FOREIGN_MAX entries, and no libc call that

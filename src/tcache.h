@@ -45,6 +45,13 @@ enum xa_tsd_state {
  * sharing: a block allocated by one thread, freed by another). */
 #define XA_FOREIGN_MAX 64
 
+/* Large classes (16 KiB up to tcache_max) are cached up to this many bytes
+ * per thread in all: a few blocks of each class would otherwise let a
+ * thread hoard megabytes. */
+#ifndef XA_TCACHE_LARGE_BYTES
+#define XA_TCACHE_LARGE_BYTES ((size_t)8 << 20)
+#endif
+
 typedef struct xa_tsd {
     xa_tbin bins[XA_NCLASSES];
     xa_arena *arena;
@@ -54,6 +61,7 @@ typedef struct xa_tsd {
     uint64_t last_gc_ms;
     unsigned gc_next;                 /* next bin the incremental GC visits */
     void **stacks;                    /* one block holding every stack */
+    size_t large_cached;              /* bytes in large-class bins */
     uint64_t nfills, nflushes;
     uint64_t merged[XA_NCLASSES];     /* nmalloc already added to the arena bin's nrequests */
     uint64_t direct_allocated;        /* bytes served outside the cache (huge, aligned, ...) */
@@ -68,8 +76,10 @@ xa_tsd *xa_tsd_get(void);
 
 /* Refill an empty bin from the arena; returns a block or NULL. */
 void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c);
-/* Push into a full bin: flush the older half first. */
-void xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p);
+/* Push into a full bin: flush the older half first. A large block that
+ * would take the thread past XA_TCACHE_LARGE_BYTES is not cached: false,
+ * the caller frees it to its arena. */
+bool xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p);
 /* Queue a small block of another arena; sends the queue home when full. */
 void xa_tcache_free_foreign(xa_tsd *t, void *p);
 /* Return every cached block to its arena (thread exit, malloc_trim). */

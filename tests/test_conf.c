@@ -234,12 +234,12 @@ static void free_some_mib(size_t *rss_before_free, size_t *dirty_after) {
     *dirty_after = c_dirty();
 }
 
-/* Allocation activity that reaches the arena (64 KiB: above tcache_max, so
+/* Allocation activity that reaches the arena (768 KiB: above tcache_max, so
  * every malloc and free takes the arena lock and may purge). */
 static void arena_activity(void) {
-    void *q = xalloc_malloc(64 * KiB);
-    CHECK(q != NULL, "malloc 64 KiB");
-    memset(q, 0x22, 64 * KiB);
+    void *q = xalloc_malloc(768 * KiB);
+    CHECK(q != NULL, "malloc 768 KiB");
+    memset(q, 0x22, 768 * KiB);
     xalloc_free(q);
 }
 
@@ -768,8 +768,8 @@ static void test_tcache_bad(void **state) {
 }
 
 static void test_tcache_max(void **state) {
-    /* Default 32 KiB: 32 KiB blocks are cached, 40 KiB ones are not. */
-    expect(NULL, NULL, ARGS("cached", "32768", "1", "40960", "0", "100", "1"));
+    /* Default 512 KiB: 512 KiB blocks are cached, 640 KiB ones are not. */
+    expect(NULL, NULL, ARGS("cached", "524288", "1", "655360", "0", "100", "1"));
     expect("tcache_max:65536", NULL, ARGS("cached", "40960", "1", "65536", "1", "81920", "0"));
     expect("tcache_max:64k", NULL, ARGS("cached", "40960", "1", "81920", "0"));
     expect("tcache_max:0", NULL, ARGS("cached", "100", "0", "16384", "0"));
@@ -780,12 +780,12 @@ static void test_tcache_max_bad(void **state) {
     const char *bad[] = { "tcache_max:-1", "tcache_max:4m", "tcache_max:x", "tcache_max:",
                           "tcache_max:64q", "tcache_max:1g" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        expect(bad[i], "tcache_max", ARGS("cached", "32768", "1", "40960", "0"));
+        expect(bad[i], "tcache_max", ARGS("cached", "524288", "1", "655360", "0"));
 }
 
 /* A size suffix with no digits before it is not a number. */
 static void test_suffix_without_digits(void **state) {
-    expect("tcache_max:k", "tcache_max", ARGS("cached", "32768", "1", "40960", "0"));
+    expect("tcache_max:k", "tcache_max", ARGS("cached", "524288", "1", "655360", "0"));
     expect("dirty_decay_ms:m", "dirty_decay_ms", ARGS("opt", "dirty_decay_ms", "1000"));
 }
 
@@ -948,7 +948,7 @@ static void test_many_bad(void **state) {
     const char *conf = "narenas:x,tcache:x,tcache_max:x,dirty_decay_ms:x,background_thread:x,"
                        "thp:x,abort_on_error:x,junk:x,stats_print:x,bogus:x";
     child c;
-    const char **args = ARGS("opt", "tcache", "true", "tcache_max", "32768", "dirty_decay_ms", "1000",
+    const char **args = ARGS("opt", "tcache", "true", "tcache_max", "524288", "dirty_decay_ms", "1000",
                              "background_thread", "false", "thp", "\"default\"", "abort_on_error",
                              "true", "junk", "false");
     run_child(&c, conf, args);

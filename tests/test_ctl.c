@@ -277,23 +277,23 @@ static void test_dirty_and_purge(void **state) {
 
 /* stats.dirty counts pages that were written and freed, not the clean
  * pages a freed run happens to merge with. Runs first in this program, so
- * the arena is fresh: the 64 KiB block is carved from the clean remainder
- * of the first chunk, and freeing it may dirty 64 KiB, not the chunk. */
+ * the arena is fresh: the 640 KiB block is carved from the clean remainder
+ * of the first chunk, and freeing it may dirty 640 KiB, not the chunk. */
 static void test_dirty_counts_freed_pages_only(void **state) {
     settle();
     assert_int_equal(xallctl("arena.purge", NULL, NULL, NULL, 0), 0);
     epoch();
     ASSERT_EQ_SZ(stat_get("stats.dirty"), 0);
-    void *p = xalloc_malloc(64 * KiB);          /* above tcache_max: back to the arena at once */
+    void *p = xalloc_malloc(640 * KiB);         /* above tcache_max: back to the arena at once */
     assert_non_null(p);
-    memset(p, 1, 64 * KiB);
+    memset(p, 1, 640 * KiB);
     size_t rss0 = rss_bytes();
     xalloc_free(p);
     epoch();
     size_t dirty = stat_get("stats.dirty");
     size_t rss1 = rss_bytes();
-    if (dirty > 64 * KiB)
-        fail_msg("freeing one 64 KiB block made stats.dirty %zu KiB (RSS %zu KiB -> %zu KiB)",
+    if (dirty > 640 * KiB)
+        fail_msg("freeing one 640 KiB block made stats.dirty %zu KiB (RSS %zu KiB -> %zu KiB)",
                  dirty >> 10, rss0 >> 10, rss1 >> 10);
     assert_true(dirty > 0);
 }

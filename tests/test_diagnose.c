@@ -61,17 +61,17 @@ static void test_header_pointer(void **state) {
 }
 
 static void test_free_pages(void **state) {
-    /* 100 KiB is above tcache_max: its free makes the run free pages at once. */
-    char *big = xalloc_malloc(100 << 10);
-    char *guard = xalloc_malloc(100 << 10);       /* keeps the run from merging away */
+    /* 640 KiB is above tcache_max: its free makes the run free pages at once. */
+    char *big = xalloc_malloc(640 << 10);
+    char *guard = xalloc_malloc(640 << 10);       /* keeps the run from merging away */
     assert_non_null(big);
     assert_non_null(guard);
     xalloc_free(big);
     expect_report(big + 2 * XA_PAGE + 16, "invalid free (not allocated)");
     expect_report(big, "double free");
-    char *again = xalloc_malloc(100 << 10);       /* and the arena still serves it */
+    char *again = xalloc_malloc(640 << 10);       /* and the arena still serves it */
     assert_non_null(again);
-    memset(again, 2, 100 << 10);
+    memset(again, 2, 640 << 10);
     xalloc_free(again);
     xalloc_free(guard);
 }

@@ -323,6 +323,64 @@ static void test_large_cached(void **state)
     check_result(&res);
 }
 
+/* ---- large classes share a byte budget --------------------------------- */
+
+/* Cached bytes of the large-class bins, counted from the bins themselves. */
+static size_t large_bytes(const xa_tsd *t)
+{
+    size_t sum = 0;
+    for (unsigned c = XA_NSMALL; c < XA_NCLASSES; c++)
+        sum += (size_t)t->bins[c].n * xa_class_size[c];
+    return sum;
+}
+
+static void *budget_body(void *arg)
+{
+    result *res = arg;
+    xa_tsd *t = xa_tsd_get();
+    CHECK(res, t != NULL && t->stacks != NULL, "no cache");
+    /* Four blocks of every cached large class: about 10 MiB with the
+     * default tcache_max, more than the budget. */
+    enum { MAXN = 256 };
+    void *p[MAXN];
+    unsigned n = 0;
+    for (unsigned c = XA_NSMALL; c < XA_NCLASSES && t->bins[c].cap && n + 4 <= MAXN; c++)
+        for (unsigned k = 0; k < 4; k++) {
+            CHECK(res, (p[n] = xa_malloc(xa_class_size[c])) != NULL, "malloc");
+            memset(p[n++], 0x6b, 64);
+        }
+    CHECK(res, n >= 40, "only %u large blocks cacheable", n);
+    for (unsigned i = 0; i < n; i++) {
+        xa_free(p[i]);
+        CHECK(res, t->large_cached <= XA_TCACHE_LARGE_BYTES, "%zu bytes cached after %u frees",
+              t->large_cached, i + 1);
+        CHECK(res, t->large_cached == large_bytes(t), "counter %zu, bins hold %zu",
+              t->large_cached, large_bytes(t));
+    }
+    /* The budget is used, not refused: it holds more than half of it, and
+     * the biggest class freed last is among what is kept. */
+    CHECK(res, t->large_cached > XA_TCACHE_LARGE_BYTES / 2, "only %zu bytes cached", t->large_cached);
+    unsigned last = xa_size_class(xa_usable_size(p[n - 1]));
+    CHECK(res, t->bins[last].n > 0, "the last freed class %u is not cached", last);
+    /* Blocks popped and flushed keep the counter true. */
+    for (unsigned i = 0; i < 8; i++)
+        p[i] = xa_malloc(xa_class_size[last]);
+    CHECK(res, t->large_cached == large_bytes(t), "after mallocs: %zu vs %zu", t->large_cached,
+          large_bytes(t));
+    for (unsigned i = 0; i < 8; i++)
+        xa_free(p[i]);
+    xa_tcache_flush_all(t);
+    CHECK(res, t->large_cached == 0 && large_bytes(t) == 0, "after flush: %zu", t->large_cached);
+    return NULL;
+}
+
+static void test_large_budget(void **state)
+{
+    result res = {0};
+    run_thread(budget_body, &res);
+    check_result(&res);
+}
+
 /* ---- blocks go back to the arena that owns them ----------------------- */
 
 enum { CROSS_SIZE = 320, CROSS_N = 20 };
@@ -456,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_thread_exit_flushes),
         cmocka_unit_test(test_low_addresses_first),
         cmocka_unit_test(test_large_cached),
+        cmocka_unit_test(test_large_budget),
         cmocka_unit_test(test_flush_to_owning_arena),
         cmocka_unit_test(test_gc_keeps_used_blocks),
     };
