@@ -20,27 +20,34 @@ static xa_base arenas_meta;          /* arena structs; under arenas_lock */
  * than unmapped at once, so a program hovering at a chunk boundary does
  * not map and unmap on every call. */
 #define RETAINED_EMPTY_CHUNKS 1
-/* Dirty pages allowed beyond decay, over all arenas: half the active
- * pages, at least 8 MiB. Memory freed in bulk goes back at once instead of
- * waiting for decay, however many arenas it is spread over; a program
- * churning through its working set reuses dirty pages instead of paying a
- * madvise and a page fault per page (bench_oversub: 3x the throughput of
- * a 1/8 cap at 1.8x the peak RSS, still below tcmalloc's; bench_large:
- * 36 kops/s with a 4 MiB floor, 58 with 8 MiB, 70 with 16 MiB, while the
- * free-order benchmark keeps 8.8, 12.7 and 21.3 MB after its bulk free). */
+/* Dirty pages allowed beyond decay: half the active pages, at least 8 MiB
+ * over all arenas. Memory freed in bulk goes back at once instead of
+ * waiting for decay; a program churning through its working set reuses
+ * dirty pages instead of paying a madvise and a page fault per page
+ * (bench_oversub: 3x the throughput of a 1/8 cap at 1.8x the peak RSS;
+ * bench_large: 36 kops/s with a 4 MiB floor, 58 with 8 MiB, 70 with
+ * 16 MiB, while the free-order benchmark keeps 8.8, 12.7 and 21.3 MB after
+ * its bulk free). Each arena gets the floor in proportion to its share of
+ * the active pages: an arena whose threads went quiet must not keep the
+ * dirty pages that a busy one would otherwise reuse (bench_xthread, whose
+ * two arenas fill and drain out of phase, peaked at 24 MB with one global
+ * cap, of which 4-6 MB dirty in the drained arena). */
 #define DIRTY_MIN_PAGES ((size_t)(8 << 20) >> XA_PAGE_SHIFT)
 
-static size_t total_active, total_dirty;   /* pages; atomics, moved under arena locks */
+static size_t total_active;   /* pages, all arenas; atomic, moved under arena locks */
 
 static void count_pages(size_t *total, size_t *mine, ptrdiff_t delta) {
     *mine += (size_t)delta;
     __atomic_fetch_add(total, (size_t)delta, __ATOMIC_RELAXED);
 }
 
-static bool over_dirty_limit(void) {
-    size_t dirty = __atomic_load_n(&total_dirty, __ATOMIC_RELAXED);
-    size_t limit = __atomic_load_n(&total_active, __ATOMIC_RELAXED) / 2;
-    return dirty > (limit > DIRTY_MIN_PAGES ? limit : DIRTY_MIN_PAGES);
+/* a->lock held. */
+static bool over_dirty_limit(const xa_arena *a) {
+    size_t total = __atomic_load_n(&total_active, __ATOMIC_RELAXED);
+    size_t floor = total > a->nactive ? (size_t)((double)DIRTY_MIN_PAGES * a->nactive / total)
+                                      : DIRTY_MIN_PAGES;
+    size_t limit = a->nactive / 2;
+    return a->ndirty > (limit > floor ? limit : floor);
 }
 
 uint64_t xa_now_ms(void) {
@@ -89,7 +96,7 @@ static void dirty_link(xa_arena *a, xa_run *r, uint64_t since) {
     else
         a->dirty_oldest = r;
     a->dirty_newest = r;
-    count_pages(&total_dirty, &a->ndirty, r->npages);
+    a->ndirty += r->npages;
 }
 
 static void dirty_unlink(xa_arena *a, xa_run *r) {
@@ -101,7 +108,7 @@ static void dirty_unlink(xa_arena *a, xa_run *r) {
         r->dirty_next->dirty_prev = r->dirty_prev;
     else
         a->dirty_newest = r->dirty_prev;
-    count_pages(&total_dirty, &a->ndirty, -(ptrdiff_t)r->npages);
+    a->ndirty -= r->npages;
 }
 
 /* Slabs map every page (a region may start on any); large runs only
@@ -293,7 +300,7 @@ size_t xa_arena_purge(xa_arena *a, bool all) {
         unsigned n = 0;
         while (n < PURGE_BATCH && (r = a->dirty_oldest) != NULL) {
             bool expired = decay >= 0 && now - r->dirty_since_ms >= (uint64_t)decay;
-            if (!all && !expired && (decay < 0 || !over_dirty_limit()))
+            if (!all && !expired && (decay < 0 || !over_dirty_limit(a)))
                 break;
             free_run_remove(a, r);
             r->kind = XA_RUN_PURGING;
@@ -328,7 +335,7 @@ static void maybe_purge(xa_arena *a) {
     long decay = xa_opt.dirty_decay_ms;
     if (decay < 0 || (a->dirty_oldest == NULL && xa_hugecache_bytes() == 0))
         return;
-    if (decay == 0 || over_dirty_limit())
+    if (decay == 0 || over_dirty_limit(a))
         xa_arena_purge(a, decay == 0);
     else if ((++a->purge_ticks & 7) == 0 && xa_now_ms() - a->last_purge_ms >= (uint64_t)decay / 10) {
         xa_arena_purge(a, false);
