@@ -44,8 +44,7 @@ static void count_pages(size_t *total, size_t *mine, ptrdiff_t delta) {
 /* a->lock held. */
 static bool over_dirty_limit(const xa_arena *a) {
     size_t total = __atomic_load_n(&total_active, __ATOMIC_RELAXED);
-    size_t floor = total > a->nactive ? (size_t)((double)DIRTY_MIN_PAGES * a->nactive / total)
-                                      : DIRTY_MIN_PAGES;
+    size_t floor = total > a->nactive ? DIRTY_MIN_PAGES * a->nactive / total : DIRTY_MIN_PAGES;
     size_t limit = a->nactive / 2;
     return a->ndirty > (limit > floor ? limit : floor);
 }
