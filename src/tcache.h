@@ -60,6 +60,7 @@ typedef struct xa_tsd {
     uint8_t state;
     uint64_t last_gc_ms;
     unsigned gc_next;                 /* next bin the incremental GC visits */
+    unsigned gc_ticks;                /* slow paths taken, for the GC's clock reads */
     void **stacks;                    /* one block holding every stack */
     size_t large_cached;              /* bytes in large-class bins */
     uint64_t nfills, nflushes;

@@ -449,10 +449,12 @@ static void test_flush_to_owning_arena(void **state)
 
 /* ---- the incremental GC flushes only what sat unused --------------------- */
 
-/* Make the next slow path run a GC pass that starts at bin c. */
+/* Make the next slow path run a GC pass that starts at bin c: the clock is
+ * read on that call (the tick counter wraps to 0) and the interval passed. */
 static void gc_due_at(xa_tsd *t, unsigned c)
 {
     t->gc_next = c;
+    t->gc_ticks = (unsigned)-1;
     t->last_gc_ms = xa_now_ms() - 1000;
 }
 
@@ -474,6 +476,7 @@ static void *gc_body(void *arg)
     gc_due_at(t, c);
     void *trigger = xa_malloc(6000);             /* empty bin: slow path, runs the GC */
     CHECK(res, trigger != NULL, "malloc");
+    CHECK(res, t->gc_next != c, "GC pass 1 did not run");
     CHECK(res, b->n == n, "pass 1 flushed: n %u, was %u", b->n, n);
 
     /* The thread uses every cached block, then frees them again. */
@@ -490,6 +493,7 @@ static void *gc_body(void *arg)
     unsigned low_water = b->low;
     gc_due_at(t, c);
     void *trigger2 = xa_malloc(7000);            /* another empty bin: slow path, GC */
+    CHECK(res, t->gc_next != c, "GC pass 2 did not run");
     CHECK(res, b->n == n, "GC flushed %u of %u blocks that were all in use since the last "
           "pass (low-water mark was %u)", n - b->n, n, low_water);
     CHECK(res, low_water == 0, "low-water mark %u after the bin went empty", low_water);
@@ -497,6 +501,39 @@ static void *gc_body(void *arg)
     xa_free(trigger2);
     free(p);
     return NULL;
+}
+
+/* Blocks that sat unused through a whole GC interval go back, three
+ * quarters of them per pass. */
+static void *gc_idle_body(void *arg)
+{
+    result *res = arg;
+    enum { SIZE = 640 };
+    xa_tsd *t = xa_tsd_get();
+    CHECK(res, t != NULL && t->stacks != NULL, "no cache");
+    unsigned c = xa_small_class(SIZE);
+    xa_tbin *b = &t->bins[c];
+    xa_free(xa_malloc(SIZE));                    /* fill, then one back */
+    unsigned n = b->n;
+    CHECK(res, n >= 8, "cached %u", n);
+    gc_due_at(t, c);                             /* pass 1: marks the low water */
+    void *t1 = xa_malloc(5000);
+    CHECK(res, t->gc_next != c && b->n == n, "pass 1: gc_next %u, n %u of %u", t->gc_next, b->n, n);
+    gc_due_at(t, c);                             /* pass 2: all n sat idle since */
+    void *t2 = xa_malloc(9000);
+    CHECK(res, t->gc_next != c, "GC pass 2 did not run");
+    CHECK(res, b->n == n / 4, "after an idle interval: %u of %u blocks kept, expected %u", b->n, n,
+          n / 4);
+    xa_free(t1);
+    xa_free(t2);
+    return NULL;
+}
+
+static void test_gc_returns_idle_blocks(void **state)
+{
+    result res = {0};
+    run_thread(gc_idle_body, &res);
+    check_result(&res);
 }
 
 static void test_gc_keeps_used_blocks(void **state)
@@ -517,6 +554,7 @@ int main(void)
         cmocka_unit_test(test_large_budget),
         cmocka_unit_test(test_flush_to_owning_arena),
         cmocka_unit_test(test_gc_keeps_used_blocks),
+        cmocka_unit_test(test_gc_returns_idle_blocks),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
