@@ -8,9 +8,12 @@
  * memory back (remote free lists, owner arenas, ...) without losing it or
  * hoarding it. The batches themselves are malloc'd by the producer and freed
  * by the consumer too. Reported: million blocks per second (each one malloc
- * and one remote free) and the process's peak RSS. Live data is bounded by
- * the queue (a few MiB), so a high peak RSS means memory freed remotely is
- * not being reused. */
+ * and one remote free), the process's peak RSS, and that peak (above the
+ * RSS at start) over the peak of live requested bytes. Live data is bounded
+ * by the queue (about 10 MiB), so a high ratio means memory freed remotely
+ * is not being reused. Live bytes are counted per batch: added when a batch
+ * is handed over, subtracted when its consumer has freed it, so the batch a
+ * producer is filling is not counted yet and the one being freed still is. */
 #include "bench_common.h"
 
 #include <stdatomic.h>
@@ -35,6 +38,15 @@ static struct {
        PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0};
 
 static pthread_barrier_t start;
+static _Atomic size_t live_bytes, peak_live_bytes;
+
+static void live_add(size_t n)
+{
+    size_t now = atomic_fetch_add(&live_bytes, n) + n;
+    size_t peak = atomic_load(&peak_live_bytes);
+    while (now > peak && !atomic_compare_exchange_weak(&peak_live_bytes, &peak, now)) {
+    }
+}
 /* Clock from the first thread past the barrier to the last one done (the
  * main thread may be scheduled late on a small machine). */
 static _Atomic uint64_t t_first = UINT64_MAX, t_last = 0;
@@ -101,6 +113,7 @@ static void *produce(void *arg)
     mark_start();
     for (uint64_t b = 0; b < pr->batches; b++) {
         struct batch *bt = bench_xmalloc(sizeof *bt);
+        size_t bytes = sizeof *bt;
         bt->n = BATCH;
         for (int i = 0; i < BATCH; i++) {
             uint64_t x = bench_rand(&r);
@@ -112,7 +125,9 @@ static void *produce(void *arg)
             bench_fill(p, sz);
             bt->p[i] = p;
             bt->sz[i] = (uint32_t)sz;
+            bytes += sz;
         }
+        live_add(bytes);
         push(bt);
     }
     pthread_mutex_lock(&q.lock);
@@ -130,12 +145,15 @@ static void *consume(void *arg)
     mark_start();
     struct batch *b;
     while ((b = pop()) != NULL) {
+        size_t bytes = sizeof *b;
         for (uint32_t i = 0; i < b->n; i++) {
             bench_check(b->p[i], b->sz[i]);
+            bytes += b->sz[i];
             free(b->p[i]);
         }
         *freed += b->n;
         free(b);
+        atomic_fetch_sub(&live_bytes, bytes);
     }
     mark_end();
     return NULL;
@@ -150,6 +168,7 @@ int main(int argc, char **argv)
                 "(default max(2, cpus/2))");
     int P = o.nthreads ? o.threads[0] : (bench_ncpus() / 2 > 2 ? bench_ncpus() / 2 : 2);
     int C = P;
+    long rss0 = bench_rss_kb();
     uint64_t total_batches = bench_pick(&o, 10000, 2000, 8);
     uint64_t per = total_batches / (uint64_t)P;
     if (per == 0)
@@ -187,10 +206,14 @@ int main(int argc, char **argv)
     free(ct);
     free(freed);
 
-    printf("INFO bench=xthread producers=%d consumers=%d blocks=%llu\n", P, C,
-           (unsigned long long)n);
+    long rss_peak = bench_peak_rss_kb();
+    double live_mb = (double)atomic_load(&peak_live_bytes) / 1048576.0;
+    printf("INFO bench=xthread producers=%d consumers=%d blocks=%llu "
+           "live_peak_mb=%.2f rss_start_mb=%.2f\n", P, C, (unsigned long long)n,
+           live_mb, rss0 / 1024.0);
     bench_result("mops", (double)n / sec / 1e6, "Mops/s", "higher");
-    bench_result("peak_rss_mb", (double)bench_peak_rss_kb() / 1024.0, "MB",
+    bench_result("peak_rss_mb", (double)rss_peak / 1024.0, "MB", "lower");
+    bench_result("peak_rss_over_live", (double)(rss_peak - rss0) / 1024.0 / live_mb, "x",
                  "lower");
     return 0;
 }
