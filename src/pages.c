@@ -104,14 +104,15 @@ static bool probe_move_spans_mappings(void) {
     return ok;
 }
 
+int xa_pages_move_spans_known;  /* 0: not tried, 1: yes, -1: no (tests set it) */
+
 bool xa_pages_move_spans_mappings(void) {
-    static int known;           /* 0: not tried, 1: yes, -1: no */
-    int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    int k = __atomic_load_n(&xa_pages_move_spans_known, __ATOMIC_RELAXED);
     if (k == 0) {
         int saved = errno;
         k = probe_move_spans_mappings() ? 1 : -1;
         errno = saved;
-        __atomic_store_n(&known, k, __ATOMIC_RELAXED);
+        __atomic_store_n(&xa_pages_move_spans_known, k, __ATOMIC_RELAXED);
     }
     return k > 0;
 }

@@ -307,6 +307,45 @@ static void test_realloc_grows_over_cached(void **state)
     assert_true(xa_huge_free(q));
 }
 
+/* The path of kernels before 6.17, which cannot move a range made of two
+ * mappings: freed neighbours are not joined, a block is reused only from an
+ * aligned cached range in place, and realloc still grows and moves blocks
+ * (copying where the kernel refuses), contents intact. */
+static void test_cache_without_joined_moves(void **state)
+{
+    int saved = xa_pages_move_spans_known;
+    xa_pages_move_spans_known = -1;
+    char *a = huge(4 * MiB, 0, NULL), *b = huge(4 * MiB, 0, NULL);
+    memset(a, 1, 4 * MiB);
+    memset(b, 2, 4 * MiB);
+    assert_true(xa_huge_free(a));
+    assert_true(xa_huge_free(b));
+    xa_huge_stats s;
+    xa_huge_stats_get(&s);
+    assert_int_equal(s.cached, 8 * MiB);
+    bool zeroed;
+    char *m = huge(8 * MiB, 0, &zeroed);            /* no single range fits */
+    assert_true(zeroed);
+    xa_huge_stats_get(&s);
+    assert_int_equal(s.cached, 8 * MiB);             /* both still cached, apart */
+    char *q = huge(3 * MiB, 0, &zeroed);            /* in place, from an aligned one */
+    assert_true(q == a || q == b);
+    assert_false(zeroed);
+    assert_int_equal(q[0], q == a ? 1 : 2);
+    memset(m, 3, 8 * MiB);
+    char *g = xa_huge_realloc(m, 24 * MiB);
+    assert_non_null(g);
+    assert_int_equal(g[0], 3);
+    assert_int_equal(g[8 * MiB - 1], 3);
+    memset(g + 8 * MiB, 4, 16 * MiB);
+    g = xa_huge_realloc(g, 5 * MiB);
+    assert_non_null(g);
+    assert_int_equal(g[5 * MiB - 1], 3);
+    assert_true(xa_huge_free(g));
+    assert_true(xa_huge_free(q));
+    xa_pages_move_spans_known = saved;
+}
+
 /* Neighbouring freed blocks merge in the cache; the merged mapping serves
  * a bigger request and can still be resized (one mapping to the kernel). */
 static void test_cache_merge_then_grow(void **state)
@@ -412,6 +451,7 @@ int main(void)
         cmocka_unit_test_setup(test_cache_reuse, each),
         cmocka_unit_test_setup(test_cache_split_and_move, each),
         cmocka_unit_test_setup(test_realloc_grows_over_cached, each),
+        cmocka_unit_test_setup(test_cache_without_joined_moves, each),
         cmocka_unit_test_setup(test_cache_merge_then_grow, each),
         cmocka_unit_test_setup(test_realloc_after_cache_merge, each),
     };
