@@ -9,6 +9,13 @@ __thread xa_tsd xa_tls __attribute__((tls_model("initial-exec")));
 
 static pthread_key_t tsd_key;
 static unsigned next_arena;
+static unsigned ncaching;             /* atomic: threads with a cache */
+
+size_t xa_tcache_large_budget(void) {
+    unsigned n = __atomic_load_n(&ncaching, __ATOMIC_RELAXED);
+    size_t b = XA_TCACHE_LARGE_TOTAL / (n ? n : 1);
+    return b > XA_TCACHE_LARGE_BYTES ? XA_TCACHE_LARGE_BYTES : b < XA_TCACHE_LARGE_MIN ? XA_TCACHE_LARGE_MIN : b;
+}
 
 /* Blocks cached per class: about 32 KiB worth, 8 to 200 blocks. Large
  * classes keep a handful: each one is at least 16 KiB. */
@@ -28,6 +35,8 @@ static void tsd_destroy(void *arg) {
     if (t->state != XA_TSD_ACTIVE)
         return;
     xa_tcache_flush_all(t);
+    if (t->stacks)
+        __atomic_fetch_sub(&ncaching, 1, __ATOMIC_RELAXED);
     void **stacks = t->stacks;
     memset(t->bins, 0, sizeof t->bins);
     t->stacks = NULL;
@@ -78,6 +87,7 @@ XA_NOINLINE static void tsd_init(xa_tsd *t) {
         off += t->bins[c].cap;
     }
     t->last_gc_ms = xa_now_ms();
+    __atomic_fetch_add(&ncaching, 1, __ATOMIC_RELAXED);
     pthread_setspecific(tsd_key, t);  /* arms the exit flush */
     t->state = XA_TSD_ACTIVE;
 }
@@ -214,12 +224,12 @@ bool xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p) {
     if (b->n >= b->cap)
         tbin_flush(t, c, b->n - b->cap / 2u);
     if (c >= XA_NSMALL) {
-        size_t size = xa_class_size[c];
-        if (size > XA_TCACHE_LARGE_BYTES / 4)
+        size_t size = xa_class_size[c], budget = xa_tcache_large_budget();
+        if (size > budget / 4)
             return false;
         /* Over the budget: the oldest block of the bin holding the most
          * bytes goes back, so that many classes stay covered. */
-        while (t->large_cached + size > XA_TCACHE_LARGE_BYTES) {
+        while (t->large_cached + size > budget) {
             unsigned fat = c;
             for (unsigned k = XA_NSMALL; k < XA_NCLASSES && t->bins[k].cap; k++)
                 if ((size_t)t->bins[k].n * xa_class_size[k] >

@@ -45,12 +45,19 @@ enum xa_tsd_state {
  * sharing: a block allocated by one thread, freed by another). */
 #define XA_FOREIGN_MAX 64
 
-/* Large classes (16 KiB up to tcache_max) are cached up to this many bytes
- * per thread in all: a few blocks of each class would otherwise let a
- * thread hoard megabytes. */
+/* Large classes (16 KiB up to tcache_max) are cached within a byte budget
+ * per thread: XA_TCACHE_LARGE_TOTAL shared by the threads that have a
+ * cache, at most XA_TCACHE_LARGE_BYTES and at least XA_TCACHE_LARGE_MIN
+ * each. A few blocks of each class would otherwise let a thread hoard
+ * megabytes, and a thread that goes idle keeps its cache until it
+ * allocates again, so many threads must not multiply the worst case. */
 #ifndef XA_TCACHE_LARGE_BYTES
 #define XA_TCACHE_LARGE_BYTES ((size_t)8 << 20)
 #endif
+#ifndef XA_TCACHE_LARGE_TOTAL
+#define XA_TCACHE_LARGE_TOTAL ((size_t)128 << 20)
+#endif
+#define XA_TCACHE_LARGE_MIN ((size_t)256 << 10)
 
 typedef struct xa_tsd {
     xa_tbin bins[XA_NCLASSES];
@@ -74,6 +81,9 @@ extern __thread xa_tsd xa_tls __attribute__((tls_model("initial-exec")));
 /* The calling thread's state, set up on first use. Returns NULL only when
  * no arena can be created (out of memory). */
 xa_tsd *xa_tsd_get(void);
+
+/* The large-class byte budget of each thread now. */
+size_t xa_tcache_large_budget(void);
 
 /* Refill an empty bin from the arena; returns a block or NULL. */
 void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c);

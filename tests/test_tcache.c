@@ -350,16 +350,18 @@ static void *budget_body(void *arg)
             memset(p[n++], 0x6b, 64);
         }
     CHECK(res, n >= 40, "only %u large blocks cacheable", n);
+    size_t budget = xa_tcache_large_budget();
+    CHECK(res, budget == XA_TCACHE_LARGE_BYTES, "budget %zu with two threads", budget);
     for (unsigned i = 0; i < n; i++) {
         xa_free(p[i]);
-        CHECK(res, t->large_cached <= XA_TCACHE_LARGE_BYTES, "%zu bytes cached after %u frees",
+        CHECK(res, t->large_cached <= budget, "%zu bytes cached after %u frees",
               t->large_cached, i + 1);
         CHECK(res, t->large_cached == large_bytes(t), "counter %zu, bins hold %zu",
               t->large_cached, large_bytes(t));
     }
     /* The budget is used, not refused: it holds more than half of it, and
      * the biggest class freed last is among what is kept. */
-    CHECK(res, t->large_cached > XA_TCACHE_LARGE_BYTES / 2, "only %zu bytes cached", t->large_cached);
+    CHECK(res, t->large_cached > budget / 2, "only %zu bytes cached", t->large_cached);
     unsigned last = xa_size_class(xa_usable_size(p[n - 1]));
     CHECK(res, t->bins[last].n > 0, "the last freed class %u is not cached", last);
     /* Blocks popped and flushed keep the counter true. */
@@ -379,6 +381,42 @@ static void test_large_budget(void **state)
     result res = {0};
     run_thread(budget_body, &res);
     check_result(&res);
+}
+
+/* The shared budget shrinks each thread's share as threads come, and grows
+ * it back as they go. */
+enum { MANY = 40 };
+static pthread_barrier_t many_in, many_out;
+
+static void *many_body(void *arg)
+{
+    xa_free(xa_malloc(64));                      /* sets up this thread's cache */
+    pthread_barrier_wait(&many_in);
+    pthread_barrier_wait(&many_out);
+    return NULL;
+}
+
+static void test_large_budget_shared(void **state)
+{
+    xa_free(xa_malloc(64));                      /* the main thread has a cache too */
+    size_t alone = xa_tcache_large_budget();
+    pthread_t th[MANY];
+    assert_int_equal(pthread_barrier_init(&many_in, NULL, MANY + 1), 0);
+    assert_int_equal(pthread_barrier_init(&many_out, NULL, MANY + 1), 0);
+    for (unsigned i = 0; i < MANY; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, many_body, NULL), 0);
+    pthread_barrier_wait(&many_in);
+    size_t crowded = xa_tcache_large_budget();
+    pthread_barrier_wait(&many_out);
+    for (unsigned i = 0; i < MANY; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    /* At least the MANY threads and this one: each gets at most its share. */
+    assert_true(crowded <= XA_TCACHE_LARGE_TOTAL / (MANY + 1));
+    assert_true(crowded >= XA_TCACHE_LARGE_MIN);
+    assert_true(crowded < alone);
+    assert_int_equal(xa_tcache_large_budget(), alone);   /* the exits gave it back */
+    pthread_barrier_destroy(&many_in);
+    pthread_barrier_destroy(&many_out);
 }
 
 /* ---- blocks go back to the arena that owns them ----------------------- */
@@ -552,6 +590,7 @@ int main(void)
         cmocka_unit_test(test_low_addresses_first),
         cmocka_unit_test(test_large_cached),
         cmocka_unit_test(test_large_budget),
+        cmocka_unit_test(test_large_budget_shared),
         cmocka_unit_test(test_flush_to_owning_arena),
         cmocka_unit_test(test_gc_keeps_used_blocks),
         cmocka_unit_test(test_gc_returns_idle_blocks),
