@@ -10,11 +10,19 @@ __thread xa_tsd xa_tls __attribute__((tls_model("initial-exec")));
 static pthread_key_t tsd_key;
 static unsigned next_arena;
 static unsigned ncaching;             /* atomic: threads with a cache */
+static size_t large_budget = XA_TCACHE_LARGE_BYTES;   /* atomic: follows ncaching */
+
+/* A thread got (+1) or gave up (-1) its cache: share the budget anew, here
+ * rather than on every free (a division). */
+static void caching_threads(int delta) {
+    unsigned n = __atomic_add_fetch(&ncaching, (unsigned)delta, __ATOMIC_RELAXED);
+    size_t b = XA_TCACHE_LARGE_TOTAL / (n ? n : 1);
+    b = b > XA_TCACHE_LARGE_BYTES ? XA_TCACHE_LARGE_BYTES : b < XA_TCACHE_LARGE_MIN ? XA_TCACHE_LARGE_MIN : b;
+    __atomic_store_n(&large_budget, b, __ATOMIC_RELAXED);
+}
 
 size_t xa_tcache_large_budget(void) {
-    unsigned n = __atomic_load_n(&ncaching, __ATOMIC_RELAXED);
-    size_t b = XA_TCACHE_LARGE_TOTAL / (n ? n : 1);
-    return b > XA_TCACHE_LARGE_BYTES ? XA_TCACHE_LARGE_BYTES : b < XA_TCACHE_LARGE_MIN ? XA_TCACHE_LARGE_MIN : b;
+    return __atomic_load_n(&large_budget, __ATOMIC_RELAXED);
 }
 
 /* Blocks cached per class: about 32 KiB worth, 8 to 200 blocks. Large
@@ -36,7 +44,7 @@ static void tsd_destroy(void *arg) {
         return;
     xa_tcache_flush_all(t);
     if (t->stacks)
-        __atomic_fetch_sub(&ncaching, 1, __ATOMIC_RELAXED);
+        caching_threads(-1);
     void **stacks = t->stacks;
     memset(t->bins, 0, sizeof t->bins);
     t->stacks = NULL;
@@ -87,7 +95,7 @@ XA_NOINLINE static void tsd_init(xa_tsd *t) {
         off += t->bins[c].cap;
     }
     t->last_gc_ms = xa_now_ms();
-    __atomic_fetch_add(&ncaching, 1, __ATOMIC_RELAXED);
+    caching_threads(+1);
     pthread_setspecific(tsd_key, t);  /* arms the exit flush */
     t->state = XA_TSD_ACTIVE;
 }
