@@ -100,7 +100,7 @@ XA_NOINLINE static void tsd_init(xa_tsd *t) {
     t->state = XA_TSD_ACTIVE;
 }
 
-xa_tsd *xa_tsd_get(void) {
+xa_tsd *xa_tsd_get_slow(void) {
     xa_tsd *t = &xa_tls;
     if (unlikely(t->state == XA_TSD_UNINIT))
         tsd_init(t);

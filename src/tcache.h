@@ -79,8 +79,15 @@ typedef struct xa_tsd {
 extern __thread xa_tsd xa_tls __attribute__((tls_model("initial-exec")));
 
 /* The calling thread's state, set up on first use. Returns NULL only when
- * no arena can be created (out of memory). */
-xa_tsd *xa_tsd_get(void);
+ * no arena can be created (out of memory). The check is inline: every slow
+ * path asks, and the state is nearly always ready. */
+xa_tsd *xa_tsd_get_slow(void);
+XA_INLINE xa_tsd *xa_tsd_get(void) {
+    xa_tsd *t = &xa_tls;
+    if (likely(t->state != XA_TSD_UNINIT && t->arena != NULL))
+        return t;
+    return xa_tsd_get_slow();
+}
 
 /* The large-class byte budget of each thread now. */
 size_t xa_tcache_large_budget(void);
