@@ -79,6 +79,7 @@ XA_NOINLINE void *xa_malloc_slow(size_t size) {
     void *p;
     if (t && t->bins[c].cap) {
         xa_tbin *b = &t->bins[c];
+        t->flush_streak = 0;          /* still allocating: not a teardown */
         if (b->n == 0) {
             p = xa_tcache_alloc_slow(t, c);
         } else {

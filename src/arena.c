@@ -33,6 +33,7 @@ static xa_base arenas_meta;          /* arena structs; under arenas_lock */
  * two arenas fill and drain out of phase, peaked at 24 MB with one global
  * cap, of which 4-6 MB dirty in the drained arena). */
 #define DIRTY_MIN_PAGES ((size_t)(8 << 20) >> XA_PAGE_SHIFT)
+#define BULK_KEEP_PAGES ((size_t)(2 << 20) >> XA_PAGE_SHIFT)
 
 static size_t total_active;   /* pages, all arenas; atomic, moved under arena locks */
 
@@ -46,6 +47,8 @@ static bool over_dirty_limit(const xa_arena *a) {
     size_t total = __atomic_load_n(&total_active, __ATOMIC_RELAXED);
     size_t floor = total > a->nactive ? DIRTY_MIN_PAGES * a->nactive / total : DIRTY_MIN_PAGES;
     size_t limit = a->nactive / 2;
+    if (a->bulk_purge)
+        return a->ndirty > BULK_KEEP_PAGES;
     return a->ndirty > (limit > floor ? limit : floor);
 }
 
@@ -325,6 +328,18 @@ size_t xa_arena_purge(xa_arena *a, bool all) {
         a->npurged_pages += purged;
     }
     return purged;
+}
+
+void xa_arena_purge_bulk(xa_arena *a) {
+    if (xa_opt.dirty_decay_ms < 0)
+        return;
+    xa_mutex_lock(&a->lock);
+    if (a->ndirty > BULK_KEEP_PAGES) {
+        a->bulk_purge = true;
+        xa_arena_purge(a, false);
+        a->bulk_purge = false;
+    }
+    xa_mutex_unlock(&a->lock);
 }
 
 /* Called after run operations, under the arena lock (which it may drop

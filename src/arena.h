@@ -43,6 +43,7 @@ typedef struct xa_arena {
     size_t nchunks, nempty_chunks;
     uint64_t last_purge_ms;
     unsigned purge_ticks;     /* run operations; the clock is read every 8th */
+    bool bulk_purge;          /* for one purge: keep at most 2 MiB dirty */
     xa_base base;             /* run descriptors */
     /* statistics, under lock */
     size_t large_allocated;   /* bytes */
@@ -85,6 +86,9 @@ bool xa_arena_large_resize(xa_arena *a, xa_run *r, unsigned newc);
 /* Return dirty pages to the OS: all of them, or those past decay or over
  * the dirty cap. Called with a->lock held; drops it around madvise. */
 size_t xa_arena_purge(xa_arena *a, bool all);
+/* A thread is tearing its data down (see tcache.c): return the arena's
+ * dirty pages beyond 2 MiB now, oldest first. Takes the arena lock. */
+void xa_arena_purge_bulk(xa_arena *a);
 
 /* fork: take every lock of every arena, release or re-init them. */
 void xa_arena_prefork(void);

@@ -68,6 +68,7 @@ typedef struct xa_tsd {
     uint64_t last_gc_ms;
     unsigned gc_next;                 /* next bin the incremental GC visits */
     unsigned gc_ticks;                /* slow paths taken, for the GC's clock reads */
+    unsigned flush_streak;            /* overflow flushes since the last malloc slow path */
     void **stacks;                    /* one block holding every stack */
     size_t large_cached;              /* bytes in large-class bins */
     uint64_t nfills, nflushes;

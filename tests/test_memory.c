@@ -3,7 +3,8 @@
  *   - free order: 512 MiB of mixed small and medium blocks, all freed but
  *     the last one: the memory goes back without malloc_trim;
  *   - density: 4 million 16-byte blocks cost about 64 MiB, not more;
- *   - thread exit: threads that allocate, free and exit leave nothing behind.
+ *   - thread exit: threads that allocate, free and exit leave nothing behind;
+ *   - teardown: a thread freeing what it built returns the pages at once.
  * Bookkeeping arrays come from mmap, never from malloc, so they are not
  * part of what is measured (and never share pages with xalloc's). Default
  * options assumed (XALLOC_CONF unset). */
@@ -105,6 +106,41 @@ static void test_free_all_but_last(void **state) {
     for (size_t i = 0; i < last_size && i < 64; i++)
         assert_int_equal(b[i], (unsigned char)((n - 1) & 0xff));
     xalloc_free(last);
+}
+
+/* ---- teardown -------------------------------------------------------------- */
+
+/* A thread frees everything it built in a phase while a large heap stays
+ * live: the cap of half the active pages would let the freed pages stay
+ * resident until they decay, but a thread freeing flush after flush with no
+ * allocation in between is tearing down, and its pages go back at once
+ * (past 2 MiB). Counted in stats.dirty, right after the last free. */
+static void test_teardown_returns_pages(void **state) {
+    enum { NB = 48 * 1024, BSZ = 1000, NP = 8192, PSZ = 4096 };
+    void **ballast = map_array(NB * sizeof *ballast), **p = map_array(NP * sizeof *p);
+    for (size_t i = 0; i < NB; i++) {
+        ballast[i] = xalloc_malloc(BSZ);          /* about 48 MiB that stays live */
+        assert_non_null(ballast[i]);
+        memset(ballast[i], 7, BSZ);
+    }
+    for (size_t i = 0; i < NP; i++) {
+        p[i] = xalloc_malloc(PSZ);                /* a 32 MiB phase */
+        assert_non_null(p[i]);
+        memset(p[i], 1, PSZ);
+    }
+    epoch();
+    size_t dirty0 = stat_get("stats.dirty");
+    for (size_t i = 0; i < NP; i++)
+        xalloc_free(p[i]);
+    epoch();
+    size_t dirty = stat_get("stats.dirty"), active = stat_get("stats.active");
+    if (dirty > dirty0 + 4 * MiB)
+        fail_msg("32 MiB freed in a row: %zu KiB dirty right after (%zu KiB before, %zu KiB active)",
+                 dirty >> 10, dirty0 >> 10, active >> 10);
+    for (size_t i = 0; i < NB; i++)
+        xalloc_free(ballast[i]);
+    munmap(ballast, NB * sizeof *ballast);
+    munmap(p, NP * sizeof *p);
 }
 
 /* ---- density -------------------------------------------------------------- */
@@ -218,6 +254,7 @@ static void test_thread_exit(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_free_all_but_last),
+        cmocka_unit_test(test_teardown_returns_pages),
         cmocka_unit_test(test_small_object_density),
         cmocka_unit_test(test_thread_exit),
     };
