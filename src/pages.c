@@ -2,7 +2,9 @@
 #define _GNU_SOURCE
 #include <sys/mman.h>
 #include <errno.h>
+#include <stdlib.h>
 #include "pages.h"
+#include "report.h"
 
 static void *map_raw(size_t size, int extra_flags) {
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
@@ -65,7 +67,7 @@ bool xa_pages_move(void *old_addr, size_t old_size, void *new_addr, size_t new_s
     return p != MAP_FAILED;
 }
 
-bool xa_pages_ensure_mapped(void *addr, size_t size) {
+void xa_pages_ensure_mapped(void *addr, size_t size) {
     int saved = errno;
     void *p = mmap(addr, size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
@@ -73,7 +75,12 @@ bool xa_pages_ensure_mapped(void *addr, size_t size) {
     if (p != MAP_FAILED && p != addr)
         munmap(p, size);         /* a kernel without MAP_FIXED_NOREPLACE */
     errno = saved;
-    return ok;
+    if (!ok) {
+        /* Another thread mapped the hole the failed move left: the block
+         * has lost part of its range and nothing can give it back. */
+        xa_report_message("a failed mremap lost part of a huge block", NULL);
+        abort();
+    }
 }
 
 /* Linux 6.17 lets mremap move a range made of several mappings (VMAs);

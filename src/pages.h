@@ -19,8 +19,8 @@ bool  xa_pages_move(void *old_addr, size_t old_size, void *new_addr, size_t new_
 
 /* Map [addr, addr + size) again if a failed move left it unmapped (kernels
  * before 6.17 unmap the destination first); never replaces a mapping.
- * False when the range was taken by someone else meanwhile. */
-bool  xa_pages_ensure_mapped(void *addr, size_t size);
+ * Reports and aborts when the range was taken by someone else meanwhile. */
+void  xa_pages_ensure_mapped(void *addr, size_t size);
 /* Whether xa_pages_move accepts a range made of several kernel mappings;
  * the probe's answer is cached in xa_pages_move_spans_known, which tests
  * set to -1 to take the path of kernels before 6.17. */
