@@ -71,6 +71,17 @@ static void insert(char *addr, size_t size, uint64_t freed_ms) {
     set_bytes(hc.bytes + size);
 }
 
+/* Take the first `size` bytes (at most) of slot i; the rest stays cached.
+ * hc.lock held. Returns the bytes taken, at c.addr. */
+static cached take_front(unsigned i, size_t size) {
+    cached c = drop(i);
+    if (c.size > size) {
+        insert(c.addr + size, c.size - size, c.freed_ms);
+        c.size = size;
+    }
+    return c;
+}
+
 /* Whether cached ranges may be joined and moved as one: only when the
  * kernel moves a range made of several mappings (Linux 6.17 and later). */
 static bool can_join(void) {
@@ -153,13 +164,10 @@ size_t xa_hugecache_fill(char *dst, size_t size) {
             xa_mutex_unlock(&hc.lock);
             break;
         }
-        cached c = drop(fit != SLOTS ? fit : big);
-        size_t take = c.size < need ? c.size : need;
-        if (c.size > take)
-            insert(c.addr + take, c.size - take, c.freed_ms);
+        cached c = take_front(fit != SLOTS ? fit : big, need);
         xa_mutex_unlock(&hc.lock);
-        move_or_drop(c.addr, dst + off, take);
-        off += take;
+        move_or_drop(c.addr, dst + off, c.size);
+        off += c.size;
     }
     return off;
 }
@@ -177,9 +185,7 @@ void *xa_hugecache_take(size_t size, size_t alignment, size_t *reused_bytes) {
             fit = i;
     }
     if (fit != SLOTS) {
-        cached c = drop(fit);
-        if (c.size > size)
-            insert(c.addr + size, c.size - size, c.freed_ms);
+        cached c = take_front(fit, size);
         xa_mutex_unlock(&hc.lock);
         *reused_bytes = size;
         return c.addr;
@@ -201,9 +207,7 @@ bool xa_hugecache_take_at(char *addr, size_t size) {
     for (unsigned i = 0; i < hc.n && !found; i++) {
         cached *c = &hc.slot[i];
         if (c->addr == addr && c->size >= size) {
-            cached t = drop(i);
-            if (t.size > size)
-                insert(t.addr + size, t.size - size, t.freed_ms);
+            take_front(i, size);
             found = true;
         }
     }
