@@ -42,13 +42,13 @@ static void count_pages(size_t *total, size_t *mine, ptrdiff_t delta) {
     __atomic_fetch_add(total, (size_t)delta, __ATOMIC_RELAXED);
 }
 
-/* a->lock held. */
-static bool over_dirty_limit(const xa_arena *a) {
+/* a->lock held. bulk: a teardown's purge, which keeps at most 2 MiB. */
+static bool over_dirty_limit(const xa_arena *a, bool bulk) {
+    if (bulk)
+        return a->ndirty > BULK_KEEP_PAGES;
     size_t total = __atomic_load_n(&total_active, __ATOMIC_RELAXED);
     size_t floor = total > a->nactive ? DIRTY_MIN_PAGES * a->nactive / total : DIRTY_MIN_PAGES;
     size_t limit = a->nactive / 2;
-    if (a->bulk_purge)
-        return a->ndirty > BULK_KEEP_PAGES;
     return a->ndirty > (limit > floor ? limit : floor);
 }
 
@@ -293,7 +293,7 @@ static void run_dalloc(xa_arena *a, xa_run *r) {
  * needing the arena meanwhile do not queue behind a system call. */
 #define PURGE_BATCH 32
 
-size_t xa_arena_purge(xa_arena *a, bool all) {
+static size_t purge(xa_arena *a, bool all, bool bulk) {
     uint64_t now = xa_now_ms();
     long decay = xa_opt.dirty_decay_ms;
     size_t purged = 0;
@@ -302,7 +302,7 @@ size_t xa_arena_purge(xa_arena *a, bool all) {
         unsigned n = 0;
         while (n < PURGE_BATCH && (r = a->dirty_oldest) != NULL) {
             bool expired = decay >= 0 && now - r->dirty_since_ms >= (uint64_t)decay;
-            if (!all && !expired && (decay < 0 || !over_dirty_limit(a)))
+            if (!all && !expired && (decay < 0 || !over_dirty_limit(a, bulk)))
                 break;
             free_run_remove(a, r);
             r->kind = XA_RUN_PURGING;
@@ -330,15 +330,16 @@ size_t xa_arena_purge(xa_arena *a, bool all) {
     return purged;
 }
 
+size_t xa_arena_purge(xa_arena *a, bool all) {
+    return purge(a, all, false);
+}
+
 void xa_arena_purge_bulk(xa_arena *a) {
     if (xa_opt.dirty_decay_ms < 0)
         return;
     xa_mutex_lock(&a->lock);
-    if (a->ndirty > BULK_KEEP_PAGES) {
-        a->bulk_purge = true;
-        xa_arena_purge(a, false);
-        a->bulk_purge = false;
-    }
+    if (a->ndirty > BULK_KEEP_PAGES)
+        purge(a, false, true);
     xa_mutex_unlock(&a->lock);
 }
 
@@ -349,7 +350,7 @@ static void maybe_purge(xa_arena *a) {
     long decay = xa_opt.dirty_decay_ms;
     if (decay < 0 || (a->dirty_oldest == NULL && xa_hugecache_bytes() == 0))
         return;
-    if (decay == 0 || over_dirty_limit(a))
+    if (decay == 0 || over_dirty_limit(a, false))
         xa_arena_purge(a, decay == 0);
     else if ((++a->purge_ticks & 7) == 0 && xa_now_ms() - a->last_purge_ms >= (uint64_t)decay / 10) {
         xa_arena_purge(a, false);

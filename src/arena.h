@@ -43,7 +43,6 @@ typedef struct xa_arena {
     size_t nchunks, nempty_chunks;
     uint64_t last_purge_ms;
     unsigned purge_ticks;     /* run operations; the clock is read every 8th */
-    bool bulk_purge;          /* for one purge: keep at most 2 MiB dirty */
     xa_base base;             /* run descriptors */
     /* statistics, under lock */
     size_t large_allocated;   /* bytes */
