@@ -57,6 +57,15 @@ static void check_result(const result *r)
         fail_msg("%s", r->msg);
 }
 
+/* Run body(&result) in a fresh thread (a fresh cache) and report its first
+ * failed check. */
+static void run_body(void *(*body)(void *))
+{
+    result res = {0};
+    run_thread(body, &res);
+    check_result(&res);
+}
+
 /* ---- bins fill to half and never exceed max --------------------------- */
 
 static void *fill_flush_body(void *arg)
@@ -127,9 +136,7 @@ static void *fill_flush_body(void *arg)
 
 static void test_fill_flush_within_max(void **state)
 {
-    result res = {0};
-    run_thread(fill_flush_body, &res);
-    check_result(&res);
+    run_body(fill_flush_body);
 }
 
 /* ---- flush_all empties every bin ---------------------------------------- */
@@ -186,9 +193,7 @@ static void *flush_all_body(void *arg)
 
 static void test_flush_all(void **state)
 {
-    result res = {0};
-    run_thread(flush_all_body, &res);
-    check_result(&res);
+    run_body(flush_all_body);
 }
 
 /* ---- thread exit returns the cache -------------------------------------- */
@@ -282,9 +287,7 @@ static void *low_first_body(void *arg)
 
 static void test_low_addresses_first(void **state)
 {
-    result res = {0};
-    run_thread(low_first_body, &res);
-    check_result(&res);
+    run_body(low_first_body);
 }
 
 /* ---- large classes are cached too -------------------------------------- */
@@ -318,9 +321,7 @@ static void *large_body(void *arg)
 
 static void test_large_cached(void **state)
 {
-    result res = {0};
-    run_thread(large_body, &res);
-    check_result(&res);
+    run_body(large_body);
 }
 
 /* ---- large classes share a byte budget --------------------------------- */
@@ -378,9 +379,7 @@ static void *budget_body(void *arg)
 
 static void test_large_budget(void **state)
 {
-    result res = {0};
-    run_thread(budget_body, &res);
-    check_result(&res);
+    run_body(budget_body);
 }
 
 /* The shared budget shrinks each thread's share as threads come, and grows
@@ -569,16 +568,12 @@ static void *gc_idle_body(void *arg)
 
 static void test_gc_returns_idle_blocks(void **state)
 {
-    result res = {0};
-    run_thread(gc_idle_body, &res);
-    check_result(&res);
+    run_body(gc_idle_body);
 }
 
 static void test_gc_keeps_used_blocks(void **state)
 {
-    result res = {0};
-    run_thread(gc_body, &res);
-    check_result(&res);
+    run_body(gc_body);
 }
 
 int main(void)
