@@ -208,6 +208,8 @@ void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c) {
     void *p;
     if (c < XA_NSMALL) {
         uint32_t want = b->cap / 2 ? b->cap / 2 : 1;
+        if (b->max < b->cap)          /* allocating again: win the room back */
+            b->max = (uint16_t)(b->max * 2 < b->cap ? b->max * 2 : b->cap);
         uint64_t requests = b->nmalloc - t->merged[c];
         t->merged[c] = b->nmalloc;
         b->n = (uint16_t)xa_arena_fill(t->arena, c, b->stack, want, requests);
@@ -239,11 +241,32 @@ uint64_t xa_tsd_deallocated(const xa_tsd *t) {
     return sum;
 }
 
+/* How many blocks an overflowing bin keeps. Normally half: room to free
+ * into and blocks to allocate from. A small bin that overflows twice with
+ * no allocation in between only receives frees (a consumer thread, a
+ * teardown): what it keeps nobody here will use, and in a pipeline every
+ * consumer would strand half a bin of every class. It flushes whole and
+ * its limit halves, down to an eighth of its capacity (at least 4 blocks
+ * per flush); its next misses double the limit back. */
+static unsigned overflow_keep(xa_tsd *t, unsigned c) {
+    xa_tbin *b = &t->bins[c];
+    if (c >= XA_NSMALL)
+        return b->cap / 2u;
+    bool free_only = b->nmalloc == t->overflowed_at[c];
+    t->overflowed_at[c] = b->nmalloc;
+    if (!free_only)
+        return b->max / 2u;
+    unsigned floor = b->cap / 8u > 4 ? b->cap / 8u : 4;
+    if (b->max / 2u >= floor)
+        b->max = (uint16_t)(b->max / 2u);
+    return 0;
+}
+
 bool xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p) {
     xa_tbin *b = &t->bins[c];
     tcache_gc(t);
-    if (b->n >= b->cap) {
-        tbin_flush(t, c, b->n - b->cap / 2u);
+    if (c < XA_NSMALL ? b->n >= b->max : b->n >= b->cap) {
+        tbin_flush(t, c, b->n - overflow_keep(t, c));
         if (++t->flush_streak % TEARDOWN_FLUSHES == 0 && t->nfills >= TEARDOWN_FLUSHES)
             xa_arena_purge_bulk(t->arena);
     }

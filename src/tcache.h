@@ -73,6 +73,7 @@ typedef struct xa_tsd {
     size_t large_cached;              /* bytes in large-class bins */
     uint64_t nfills, nflushes;
     uint64_t merged[XA_NCLASSES];     /* nmalloc already added to the arena bin's nrequests */
+    uint64_t overflowed_at[XA_NSMALL];  /* nmalloc at the bin's last overflow */
     uint64_t direct_allocated;        /* bytes served outside the cache (huge, aligned, ...) */
     uint64_t direct_deallocated;
 } xa_tsd;

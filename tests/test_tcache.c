@@ -112,21 +112,40 @@ static void *fill_flush_body(void *arg)
         memset(p[i], (int)i, SIZE);
     }
     uint64_t flushes = t->nflushes;
-    unsigned saw_flush = 0;
+    unsigned saw_flush = 0, floor = b->cap / 8 > 4 ? b->cap / 8 : 4;
     for (unsigned i = 0; i < total; i++) {
         uint64_t gc = t->last_gc_ms;
+        unsigned max = b->max;
         xa_free(p[i]);
-        CHECK(res, b->n <= b->cap, "after free %u: n %u > max %u", i, b->n, b->cap);
+        CHECK(res, b->n <= b->max, "after free %u: n %u > max %u", i, b->n, b->max);
         if (t->nflushes != flushes) {
-            /* An overflow returns the older half: max/2 stay, plus the new
-             * one (unless the periodic GC also ran and returned more). */
-            if (t->last_gc_ms == gc)
-                CHECK(res, b->n == b->cap / 2 + 1, "after flush n %u, max %u", b->n, b->cap);
+            /* The first overflow returns the older half: max/2 stay, plus
+             * the new one. Later ones saw no allocation since the one
+             * before: the bin only receives frees, so it flushes whole
+             * and its limit halves, not below an eighth of its capacity.
+             * (The periodic GC, when it ran, may have returned more.) */
+            if (t->last_gc_ms == gc) {
+                if (saw_flush == 0)
+                    CHECK(res, b->n == max / 2 + 1 && b->max == max, "first flush: n %u, max %u",
+                          b->n, b->max);
+                else
+                    CHECK(res, b->n == 1 && b->max == (max / 2 >= floor ? max / 2 : max),
+                          "free-only flush: n %u, max %u -> %u", b->n, max, b->max);
+            }
             flushes = t->nflushes;
             saw_flush++;
         }
     }
-    CHECK(res, saw_flush >= 1, "freeing %u blocks never flushed", total);
+    CHECK(res, saw_flush >= 3, "freeing %u blocks flushed %u times", total, saw_flush);
+    CHECK(res, b->max >= floor && b->max <= b->cap / 2, "max %u after the frees", b->max);
+    /* Allocating again: each miss doubles the limit back to the capacity. */
+    unsigned shrunk = b->max, k = b->n + 1;  /* drain the cache, then miss once */
+    for (unsigned i = 0; i < k; i++)
+        p[i] = xa_malloc(SIZE);
+    CHECK(res, b->max == (shrunk * 2 < b->cap ? shrunk * 2 : b->cap), "max %u after a miss (was %u)",
+          b->max, shrunk);
+    for (unsigned i = 0; i < k; i++)
+        xa_free(p[i]);
     /* Cached blocks still count as handed out by the arena. */
     CHECK(res, bin->curregs == curregs0 + b->n, "curregs %zu, base %zu, cached %u",
           bin->curregs, curregs0, b->n);
