@@ -28,15 +28,17 @@ XA_INLINE void *xa_malloc(size_t size) {
     return xa_malloc_slow(size);
 }
 
-/* The run of page map entry for p, or NULL when p is not inside a chunk
+/* The page map entry for p (chunk.h), or 0 when p is not inside a chunk
  * xalloc owns (foreign, header page, never used). */
-XA_INLINE xa_run *xa_run_of(const void *p) {
-    uintptr_t off = (uintptr_t)p & XA_CHUNK_MASK;
-    unsigned idx = (unsigned)(off >> XA_PAGE_SHIFT) - XA_HEADER_PAGES;
-    const xa_chunk *ch = (const xa_chunk *)((uintptr_t)p - off);
+XA_INLINE uintptr_t xa_map_entry_of(const xa_chunk *ch, const void *p) {
+    unsigned idx = (unsigned)(((uintptr_t)p & XA_CHUNK_MASK) >> XA_PAGE_SHIFT) - XA_HEADER_PAGES;
     if (unlikely(idx >= XA_USABLE_PAGES || !xa_registry_has(ch)))
-        return NULL;
+        return 0;
     return ch->map[idx];
+}
+
+XA_INLINE xa_run *xa_run_of(const void *p) {
+    return xa_map_run(xa_map_entry_of(xa_chunk_of(p), p));
 }
 
 /* Whether p starts region reg of live run r (class c): inside the run, at a
@@ -68,31 +70,29 @@ XA_INLINE xa_run *xa_lookup_fast(const void *p) {
  * (ending with the relaxed atomic bitmap read) comes first, the bin after
  * it, so little stays live across the atomic load. */
 XA_INLINE void xa_free(void *p) {
-    xa_run *r = xa_run_of(p);
-    if (unlikely(r == NULL))
+    const xa_chunk *ch = xa_chunk_of(p);
+    uintptr_t e = xa_map_entry_of(ch, p);
+    xa_run *r = xa_map_run(e);
+    unsigned c = xa_map_class(e), reg;
+    if (unlikely(r == NULL || c >= XA_NCLASSES || r->sizeclass != c ||
+                 !xa_region_start(r, c, p, &reg) || xa_bitmap_is_free(&r->bitmap, reg)))
         goto slow;
-    unsigned c = r->sizeclass, reg;
-    if (unlikely(c >= XA_NCLASSES || !xa_region_start(r, c, p, &reg) ||
-                 xa_bitmap_is_free(&r->bitmap, reg)))
-        goto slow;
-    xa_tbin *b = &xa_tls.bins[c];
+    xa_tsd *t = &xa_tls;
+    xa_tbin *b = &t->bins[c];
     void **stack = b->stack;
     unsigned n = b->n;
-    uint64_t nfree = b->nfree;
     if (unlikely(n >= b->max || (n && stack[n - 1] == p)))
         goto slow;
-    if (unlikely(xa_chunk_of(p)->arena != xa_tls.arena)) {
-        unsigned nf = xa_tls.nforeign;          /* another arena's: queue it home */
-        if (unlikely(nf == XA_FOREIGN_MAX || (nf && xa_tls.foreign[nf - 1] == p)))
+    if (unlikely(ch->arena != t->arena)) {
+        unsigned nf = t->nforeign;              /* another arena's: queue it home */
+        if (unlikely(nf == XA_FOREIGN_MAX || (nf && t->foreign[nf - 1] == p)))
             goto slow;
-        xa_tls.foreign[nf] = p;
-        xa_tls.nforeign = nf + 1;
-        b->nfree = nfree + 1;
+        t->foreign[nf] = p;
+        t->nforeign = nf + 1;
         return;
     }
     stack[n] = p;
     b->n = (uint16_t)(n + 1);
-    b->nfree = nfree + 1;
     return;
 slow:
     xa_free_slow(p);

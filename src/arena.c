@@ -179,9 +179,10 @@ static bool chunk_grow(xa_arena *a) {
 /* ---- page runs -------------------------------------------------------- */
 
 /* Carve npages, starting at a multiple of align_pages, out of the best
- * fitting free run; the result has map entries set but no kind yet. */
+ * fitting free run for class c; the result has its class and map entries
+ * set but no kind yet. */
 static xa_run *run_alloc(xa_arena *a, size_t npages, size_t align_pages, size_t desc_size,
-                         bool slab) {
+                         unsigned c, bool slab) {
     size_t need = npages + align_pages - 1;
     if (need > XA_USABLE_PAGES)
         return NULL;
@@ -217,6 +218,7 @@ static xa_run *run_alloc(xa_arena *a, size_t npages, size_t align_pages, size_t 
     r->addr = (char *)ch + start * XA_PAGE;
     r->zeroed = !dirty;
     r->nfree = r->nregs = 0;
+    r->sizeclass = (uint8_t)c;
     map_range(r, slab);
     count_pages(&total_active, &a->nactive, (ptrdiff_t)npages);
 
@@ -365,7 +367,7 @@ static void maybe_purge(xa_arena *a) {
 void *xa_arena_large_alloc(xa_arena *a, unsigned c, size_t alignment, bool *zeroed) {
     size_t size = xa_class_size[c];
     xa_mutex_lock(&a->lock);
-    xa_run *r = run_alloc(a, size >> XA_PAGE_SHIFT, alignment >> XA_PAGE_SHIFT, XA_RUN_DESC_SIZE, false);
+    xa_run *r = run_alloc(a, size >> XA_PAGE_SHIFT, alignment >> XA_PAGE_SHIFT, XA_RUN_DESC_SIZE, c, false);
     if (r) {
         r->kind = XA_RUN_LARGE;
         r->sizeclass = (uint8_t)c;
@@ -427,6 +429,7 @@ bool xa_arena_large_resize(xa_arena *a, xa_run *r, unsigned newc) {
     if (ok) {
         a->large_allocated += (size_t)xa_class_size[newc] - xa_class_size[r->sizeclass];
         r->sizeclass = (uint8_t)newc;
+        map_range(r, false);          /* the entries' copy of the class */
         maybe_purge(a);
     }
     xa_mutex_unlock(&a->lock);
@@ -438,7 +441,7 @@ bool xa_arena_large_resize(xa_arena *a, xa_run *r, unsigned newc) {
 static xa_run *slab_new(xa_arena *a, unsigned c) {
     const xa_slab_geom *g = &xa_slab_geom_of[c];
     xa_mutex_lock(&a->lock);
-    xa_run *r = run_alloc(a, g->pages, 1, xa_slab_desc_size(g->nregs), true);
+    xa_run *r = run_alloc(a, g->pages, 1, xa_slab_desc_size(g->nregs), c, true);
     if (r)
         xa_slab_init(r, c);
     xa_mutex_unlock(&a->lock);        /* no purging here: the bin lock is held */

@@ -1,9 +1,11 @@
 /* Chunks: 4 MiB of address space, 4 MiB-aligned, owned by one arena. The
  * first two pages are the header: the owning arena and a page map with one
- * entry per page, pointing at the descriptor of the run that covers it.
- * User data never shares a page with metadata.
+ * entry per page, pointing at the descriptor of the run that covers it and
+ * carrying its size class in the top byte. User data never shares a page
+ * with metadata.
  *
- *   pointer -> chunk (mask) -> map[page] -> run descriptor : two loads.
+ *   pointer -> chunk (mask) -> map[page] -> class : one load,
+ *                                        -> run descriptor : two.
  *
  * A registry with one bit per 4 MiB of address space tells xalloc's chunks
  * from foreign memory before any header is read. */
@@ -69,8 +71,28 @@ XA_INLINE size_t xa_slab_desc_size(unsigned nregs) {
 typedef struct xa_chunk {
     struct xa_arena *arena;
     uint64_t reserved;
-    xa_run *map[XA_USABLE_PAGES];   /* map[i] covers page i + XA_HEADER_PAGES */
+    uintptr_t map[XA_USABLE_PAGES];   /* map[i] covers page i + XA_HEADER_PAGES */
 } xa_chunk;
+
+/* A map entry: the descriptor's address (below 2^56 in any x86-64 or
+ * AArch64 user address space) with its class in the top byte, as it was
+ * when the entry was set. The free path picks its cache bin from the
+ * entry, so the bin's address waits on one load instead of two (the
+ * descriptor is read in parallel, for the validation). Stale entries may
+ * carry an old class: readers compare it with the descriptor's. */
+#define XA_MAP_CLASS_SHIFT 56
+
+XA_INLINE uintptr_t xa_map_entry(const xa_run *r) {
+    return r ? (uintptr_t)r | (uintptr_t)r->sizeclass << XA_MAP_CLASS_SHIFT : 0;
+}
+
+XA_INLINE xa_run *xa_map_run(uintptr_t e) {
+    return (xa_run *)(e & (((uintptr_t)1 << XA_MAP_CLASS_SHIFT) - 1));
+}
+
+XA_INLINE unsigned xa_map_class(uintptr_t e) {
+    return (unsigned)(e >> XA_MAP_CLASS_SHIFT);
+}
 
 _Static_assert(sizeof(xa_chunk) == XA_HEADER_PAGES * XA_PAGE, "chunk header is two pages");
 
@@ -83,11 +105,12 @@ XA_INLINE unsigned xa_page_of(const void *p) {
 }
 
 XA_INLINE xa_run *xa_chunk_map_get(const xa_chunk *ch, unsigned page) {
-    return ch->map[page - XA_HEADER_PAGES];
+    return xa_map_run(ch->map[page - XA_HEADER_PAGES]);
 }
 
+/* Set r's class first: the entry keeps a copy. */
 XA_INLINE void xa_chunk_map_set(xa_chunk *ch, unsigned page, xa_run *r) {
-    ch->map[page - XA_HEADER_PAGES] = r;
+    ch->map[page - XA_HEADER_PAGES] = xa_map_entry(r);
 }
 
 /* The registry: bit i set when [i * 4 MiB, (i + 1) * 4 MiB) is an arena

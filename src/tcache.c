@@ -150,6 +150,7 @@ static void tbin_flush(xa_tsd *t, unsigned c, unsigned nflush) {
     }
     memmove(items, items + nflush, (b->n - nflush) * sizeof(void *));
     b->n = (uint16_t)(b->n - nflush);
+    b->narena -= nflush;
     if (b->n < b->low)
         b->low = b->n;
     t->nflushes++;
@@ -213,6 +214,7 @@ void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c) {
         uint64_t requests = b->nmalloc - t->merged[c];
         t->merged[c] = b->nmalloc;
         b->n = (uint16_t)xa_arena_fill(t->arena, c, b->stack, want, requests);
+        b->narena += b->n;
         b->low = 0;
         if (b->n == 0)
             return NULL;
@@ -222,6 +224,7 @@ void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c) {
         p = xa_arena_large_alloc(t->arena, c, XA_PAGE, &zeroed);
         if (p == NULL)
             return NULL;
+        b->narena++;
     }
     b->nmalloc++;
     return p;
@@ -236,8 +239,14 @@ uint64_t xa_tsd_allocated(const xa_tsd *t) {
 
 uint64_t xa_tsd_deallocated(const xa_tsd *t) {
     uint64_t sum = t->direct_deallocated;
-    for (unsigned c = 0; c < XA_NCLASSES; c++)
-        sum += t->bins[c].nfree * xa_class_size[c];
+    for (unsigned c = 0; c < XA_NCLASSES; c++) {
+        const xa_tbin *b = &t->bins[c];
+        sum += (b->n + b->nmalloc - b->narena) * xa_class_size[c];
+    }
+    for (unsigned c = 0; c < XA_NSMALL; c++)
+        sum += t->foreign_sent[c] * xa_class_size[c];
+    for (unsigned i = 0; i < t->nforeign; i++)   /* queued, not sent yet */
+        sum += xa_class_size[xa_chunk_map_get(xa_chunk_of(t->foreign[i]), xa_page_of(t->foreign[i]))->sizeclass];
     return sum;
 }
 
@@ -288,7 +297,6 @@ bool xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p) {
         }
         t->large_cached += size;
     }
-    b->nfree++;
     b->stack[b->n++] = p;
     return true;
 }
@@ -315,8 +323,10 @@ static void foreign_flush(xa_tsd *t) {
         cls[i] = xa_chunk_map_get(ch, xa_page_of(t->foreign[i]))->sizeclass;
         start[cls[i] + 1]++;
     }
-    for (unsigned c = 0; c < XA_NSMALL; c++)
+    for (unsigned c = 0; c < XA_NSMALL; c++) {
+        t->foreign_sent[c] += start[c + 1];
         start[c + 1] += start[c];
+    }
     uint32_t fill[XA_NSMALL];
     memcpy(fill, start, sizeof fill);
     for (uint32_t i = 0; i < n; i++) {

@@ -16,7 +16,12 @@ typedef struct xa_tbin {
     uint16_t cap;             /* capacity; 0: class not cached. Large classes have
                                  max 0: their frees take the slow path, which
                                  scans the few cached ones for a double free */
-    uint64_t nmalloc, nfree;  /* served by this thread: plain counters, no atomics */
+    uint64_t nmalloc;         /* served by this thread: a plain counter, no atomic */
+    /* Blocks the bin took from the arena (fills, and large blocks served
+     * past it) less those it gave back (flushes). Frees into the bin are
+     * not counted on the fast path but follow from the others:
+     * n + nmalloc - narena (xa_tsd_deallocated). */
+    uint64_t narena;
 } xa_tbin;
 
 /* Pop a cached block (the bin must not be empty). */
@@ -74,6 +79,7 @@ typedef struct xa_tsd {
     uint64_t nfills, nflushes;
     uint64_t merged[XA_NCLASSES];     /* nmalloc already added to the arena bin's nrequests */
     uint64_t overflowed_at[XA_NSMALL];  /* nmalloc at the bin's last overflow */
+    uint64_t foreign_sent[XA_NSMALL];   /* blocks of each class sent home from foreign[] */
     uint64_t direct_allocated;        /* bytes served outside the cache (huge, aligned, ...) */
     uint64_t direct_deallocated;
 } xa_tsd;

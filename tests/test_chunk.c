@@ -57,8 +57,9 @@ static void test_new_delete(void **state)
     xa_run *fake = (xa_run *)&static_object;
     xa_chunk_map_set(ch[0], XA_HEADER_PAGES, fake);
     xa_chunk_map_set(ch[0], XA_CHUNK_PAGES - 1, fake);
-    assert_ptr_equal(ch[0]->map[0], fake);
-    assert_ptr_equal(ch[0]->map[XA_USABLE_PAGES - 1], fake);
+    assert_ptr_equal(xa_map_run(ch[0]->map[0]), fake);
+    assert_ptr_equal(xa_map_run(ch[0]->map[XA_USABLE_PAGES - 1]), fake);
+    assert_int_equal(xa_map_class(ch[0]->map[0]), fake->sizeclass);   /* entries copy the class */
     assert_ptr_equal(xa_chunk_map_get(ch[0], XA_CHUNK_PAGES - 1), fake);
     assert_int_equal((unsigned char)data[0], 0xab);   /* map writes stay in the header */
     assert_ptr_equal(ch[0]->arena, owner);
