@@ -15,6 +15,7 @@ unsigned xa_narenas;
 
 static xa_mutex arenas_lock = XA_MUTEX_INITIALIZER;
 static xa_base arenas_meta;          /* arena structs; under arenas_lock */
+static unsigned arenas_limit;        /* atomic: one past the highest index created */
 
 /* A fully free chunk is kept for reuse (its pages purged by decay) rather
  * than unmapped at once, so a program hovering at a chunk boundary does
@@ -492,6 +493,46 @@ static void release_empty(xa_arena *a, xa_run *empty) {
     xa_mutex_unlock(&a->lock);
 }
 
+/* Blocks of class c that threads of other arenas freed remotely, still
+ * waiting on those arenas' remote lists: taken for a thread of arena a
+ * that would otherwise cut a new slab. Their own arenas' threads may be
+ * idle or busy with other classes; in a pipeline whose producers run out
+ * of phase, one arena's freed memory would otherwise sit unused while
+ * another grows (bench_xthread). The blocks stay their arenas' (taken in
+ * their bitmaps, going home when freed); what is not needed goes back.
+ * Classes under a cache line are left alone: their neighbours on the same
+ * line may be in use by a thread of the other arena (passive false
+ * sharing, which the foreign queues exist to avoid; bench_falseshare). */
+#define TAKE_OTHERS_MIN_SIZE 64
+
+static unsigned take_others_remote(xa_arena *a, unsigned c, void **out, unsigned want) {
+    unsigned got = 0;
+    if (xa_class_size[c] < TAKE_OTHERS_MIN_SIZE)
+        return 0;
+    unsigned limit = __atomic_load_n(&arenas_limit, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < limit && got < want; i++) {
+        xa_arena *b = __atomic_load_n(&xa_arenas[i], __ATOMIC_ACQUIRE);
+        if (b == NULL || b == a || __atomic_load_n(&b->bins[c].remote, __ATOMIC_RELAXED) == NULL)
+            continue;
+        void *p = __atomic_exchange_n(&b->bins[c].remote, NULL, __ATOMIC_ACQUIRE);
+        while (p && got < want) {
+            out[got++] = p;
+            p = *(void **)p;
+        }
+        if (p) {
+            void *tail = p;
+            while (*(void **)tail)
+                tail = *(void **)tail;
+            void *head = __atomic_load_n(&b->bins[c].remote, __ATOMIC_RELAXED);
+            do {
+                *(void **)tail = head;
+            } while (!__atomic_compare_exchange_n(&b->bins[c].remote, &head, p, true,
+                                                  __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+        }
+    }
+    return got;
+}
+
 unsigned xa_arena_fill(xa_arena *a, unsigned c, void **out, unsigned want, uint64_t requests) {
     xa_bin *bin = &a->bins[c];
     unsigned got = 0;
@@ -515,6 +556,12 @@ unsigned xa_arena_fill(xa_arena *a, unsigned c, void **out, unsigned want, uint6
                 r = xa_rb_entry(n, xa_run, node);
                 xa_rb_remove(&bin->nonfull, n);
             } else {
+                unsigned taken = take_others_remote(a, c, out + got, want - got);
+                if (taken) {
+                    got += taken;
+                    reused += taken;
+                    continue;
+                }
                 r = slab_new(a, c);
                 if (r == NULL)
                     break;
@@ -638,6 +685,8 @@ xa_arena *xa_arena_get(unsigned index) {
             a = (xa_arena *)XA_ALIGN_UP((uintptr_t)a, XA_CACHELINE);
             arena_init(a, index);
             __atomic_store_n(&xa_arenas[index], a, __ATOMIC_RELEASE);
+            if (index >= arenas_limit)
+                __atomic_store_n(&arenas_limit, index + 1, __ATOMIC_RELEASE);
         }
     }
     xa_mutex_unlock(&arenas_lock);

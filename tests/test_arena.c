@@ -279,6 +279,63 @@ static void test_small_remote_free(void **state)
     assert_null(bin->remote);
 }
 
+/* An arena about to cut a new slab first takes the blocks of that class
+ * that threads of other arenas freed remotely (a pipeline's freed memory
+ * must not sit in one arena while another grows), leaving the rest on
+ * their list. Classes under a cache line are not taken (false sharing). */
+static void test_small_take_others_remote(void **state)
+{
+    xa_arena *a = fresh_arena(), *b = fresh_arena();
+    unsigned c = xa_small_class(128);
+    void *out[10], *got[4], *more[4];
+    assert_int_equal(fill(a, c, out, 10), 10);
+    xa_arena_small_free_remote(a, c, out, 6);
+    assert_int_equal(fill(b, c, got, 4), 4);
+    assert_int_equal(b->bins[c].nslabs_created, 0);
+    for (unsigned k = 0; k < 4; k++) {
+        assert_ptr_equal(xa_chunk_of(got[k])->arena, a);     /* still a's blocks */
+        assert_non_null(xa_lookup_fast(got[k]));             /* and live */
+        bool queued = false;
+        for (unsigned i = 0; i < 6; i++)
+            queued |= got[k] == out[i];
+        assert_true(queued);
+    }
+    unsigned left = 0;
+    for (void *p = a->bins[c].remote; p; p = *(void **)p)
+        left++;
+    assert_int_equal(left, 2);
+    assert_int_equal(a->bins[c].curregs, 10);
+    assert_int_equal(b->bins[c].curregs, 0);
+
+    /* The last two, then a slab of b's own. */
+    assert_int_equal(fill(b, c, more, 4), 4);
+    assert_null(a->bins[c].remote);
+    assert_int_equal(b->bins[c].nslabs_created, 1);
+    assert_int_equal(b->bins[c].curregs, 2);
+
+    /* A class under a cache line: b cuts its own slab, a's list stays. */
+    unsigned s = xa_small_class(32);
+    void *sm[4], *sg[2];
+    assert_int_equal(fill(a, s, sm, 4), 4);
+    xa_arena_small_free_remote(a, s, sm, 4);
+    assert_int_equal(fill(b, s, sg, 2), 2);
+    assert_ptr_equal(xa_chunk_of(sg[0])->arena, b);
+    assert_ptr_equal(xa_chunk_of(sg[1])->arena, b);
+    assert_non_null(a->bins[s].remote);
+
+    /* Everything goes home to the arena that owns it. */
+    xa_arena_small_free(a, c, got, 4);
+    xa_arena_small_free(a, c, out + 6, 4);
+    for (unsigned k = 0; k < 4; k++)
+        xa_arena_small_free(xa_chunk_of(more[k])->arena, c, &more[k], 1);
+    xa_arena_small_free(b, s, sg, 2);
+    xa_arena_drain_remote(a);
+    assert_int_equal(a->bins[c].curregs, 0);
+    assert_int_equal(a->bins[s].curregs, 0);
+    assert_int_equal(b->bins[c].curregs, 0);
+    assert_int_equal(b->bins[s].curregs, 0);
+}
+
 /* ---- large ------------------------------------------------------------- */
 
 static void test_large_each_class(void **state)
@@ -778,6 +835,7 @@ int main(void)
         cmocka_unit_test_setup(test_small_fill_order, clean_slate),
         cmocka_unit_test_setup(test_small_nonfull, clean_slate),
         cmocka_unit_test_setup(test_small_remote_free, clean_slate),
+        cmocka_unit_test_setup(test_small_take_others_remote, clean_slate),
         cmocka_unit_test_setup(test_large_each_class, clean_slate),
         cmocka_unit_test_setup(test_large_alignment, clean_slate),
         cmocka_unit_test_setup(test_coalesce, clean_slate),
