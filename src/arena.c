@@ -32,7 +32,9 @@ static unsigned arenas_limit;        /* atomic: one past the highest index creat
  * the active pages: an arena whose threads went quiet must not keep the
  * dirty pages that a busy one would otherwise reuse (bench_xthread, whose
  * two arenas fill and drain out of phase, peaked at 24 MB with one global
- * cap, of which 4-6 MB dirty in the drained arena). */
+ * cap, of which 4-6 MB dirty in the drained arena). An arena that grows
+ * also takes back what other arenas hold beyond half their active pages
+ * (settle_growth). */
 #define DIRTY_MIN_PAGES ((size_t)(8 << 20) >> XA_PAGE_SHIFT)
 #define BULK_KEEP_PAGES ((size_t)(2 << 20) >> XA_PAGE_SHIFT)
 
@@ -43,10 +45,11 @@ static void count_pages(size_t *total, size_t *mine, ptrdiff_t delta) {
     __atomic_fetch_add(total, (size_t)delta, __ATOMIC_RELAXED);
 }
 
-/* a->lock held. bulk: a teardown's purge, which keeps at most 2 MiB. */
-static bool over_dirty_limit(const xa_arena *a, bool bulk) {
-    if (bulk)
-        return a->ndirty > BULK_KEEP_PAGES;
+/* a->lock held. keep: fewer dirty pages the caller wants kept than the
+ * limit allows (SIZE_MAX: the limit alone). */
+static bool over_dirty_limit(const xa_arena *a, size_t keep) {
+    if (a->ndirty > keep)
+        return true;
     size_t total = __atomic_load_n(&total_active, __ATOMIC_RELAXED);
     size_t floor = total > a->nactive ? DIRTY_MIN_PAGES * a->nactive / total : DIRTY_MIN_PAGES;
     size_t limit = a->nactive / 2;
@@ -204,6 +207,8 @@ static xa_run *run_alloc(xa_arena *a, size_t npages, size_t align_pages, size_t 
     bool dirty = fr->dirty;
     uint64_t since = fr->dirty_since_ms;
     free_run_remove(a, fr);
+    if (!dirty)
+        __atomic_fetch_add(&a->grew_clean, npages, __ATOMIC_RELAXED);
 
     size_t start = fr->page;
     if (align_pages > 1) {
@@ -296,7 +301,7 @@ static void run_dalloc(xa_arena *a, xa_run *r) {
  * needing the arena meanwhile do not queue behind a system call. */
 #define PURGE_BATCH 32
 
-static size_t purge(xa_arena *a, bool all, bool bulk) {
+static size_t purge(xa_arena *a, bool all, size_t keep) {
     uint64_t now = xa_now_ms();
     long decay = xa_opt.dirty_decay_ms;
     size_t purged = 0;
@@ -305,7 +310,7 @@ static size_t purge(xa_arena *a, bool all, bool bulk) {
         unsigned n = 0;
         while (n < PURGE_BATCH && (r = a->dirty_oldest) != NULL) {
             bool expired = decay >= 0 && now - r->dirty_since_ms >= (uint64_t)decay;
-            if (!all && !expired && (decay < 0 || !over_dirty_limit(a, bulk)))
+            if (!all && !expired && (decay < 0 || !over_dirty_limit(a, keep)))
                 break;
             free_run_remove(a, r);
             r->kind = XA_RUN_PURGING;
@@ -334,7 +339,7 @@ static size_t purge(xa_arena *a, bool all, bool bulk) {
 }
 
 size_t xa_arena_purge(xa_arena *a, bool all) {
-    return purge(a, all, false);
+    return purge(a, all, SIZE_MAX);
 }
 
 void xa_arena_purge_bulk(xa_arena *a) {
@@ -342,7 +347,7 @@ void xa_arena_purge_bulk(xa_arena *a) {
         return;
     xa_mutex_lock(&a->lock);
     if (a->ndirty > BULK_KEEP_PAGES)
-        purge(a, false, true);
+        purge(a, false, BULK_KEEP_PAGES);
     xa_mutex_unlock(&a->lock);
 }
 
@@ -353,13 +358,44 @@ static void maybe_purge(xa_arena *a) {
     long decay = xa_opt.dirty_decay_ms;
     if (decay < 0 || (a->dirty_oldest == NULL && xa_hugecache_bytes() == 0))
         return;
-    if (decay == 0 || over_dirty_limit(a, false))
+    if (decay == 0 || over_dirty_limit(a, SIZE_MAX))
         xa_arena_purge(a, decay == 0);
     else if ((++a->purge_ticks & 7) == 0 && xa_now_ms() - a->last_purge_ms >= (uint64_t)decay / 10) {
         xa_arena_purge(a, false);
         xa_mutex_unlock(&a->lock);
         xa_hugecache_purge(false);   /* freed huge mappings age with the rest */
         xa_mutex_lock(&a->lock);
+    }
+}
+
+/* Arena a took clean pages: resident size grows. Other arenas holding
+ * more dirty pages than half their active ones (kept under the dirty
+ * floor, for their own reuse) give back as many as a took, oldest runs
+ * first. In a program whose arenas fill and drain out of phase (a
+ * pipeline's producers) the floor of the drained arena otherwise adds to
+ * the peak of the busy one (bench_xthread peak RSS over live 1.57 ->
+ * 1.34). Up to half their active pages stay: churning arenas keep their
+ * reuse (giving back every dirty page instead cost bench_oversub 70 % of
+ * its throughput). Called with no lock held; busy arenas are skipped, not
+ * waited for. */
+static void settle_growth(xa_arena *a) {
+    if (__atomic_load_n(&a->grew_clean, __ATOMIC_RELAXED) == 0)
+        return;
+    size_t n = __atomic_exchange_n(&a->grew_clean, 0, __ATOMIC_RELAXED);
+    if (xa_opt.dirty_decay_ms < 0)
+        return;
+    unsigned limit = __atomic_load_n(&arenas_limit, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < limit && n; i++) {
+        xa_arena *b = __atomic_load_n(&xa_arenas[i], __ATOMIC_ACQUIRE);
+        if (b == NULL || b == a || pthread_mutex_trylock(&b->lock.m) != 0)
+            continue;
+        size_t spare = b->ndirty > b->nactive / 2 ? b->ndirty - b->nactive / 2 : 0;
+        size_t take = spare < n ? spare : n;
+        if (take) {
+            n -= take;
+            purge(b, false, b->ndirty - take);
+        }
+        xa_mutex_unlock(&b->lock);
     }
 }
 
@@ -379,6 +415,7 @@ void *xa_arena_large_alloc(xa_arena *a, unsigned c, size_t alignment, bool *zero
         maybe_purge(a);
     }
     xa_mutex_unlock(&a->lock);
+    settle_growth(a);
     return r ? r->addr : NULL;
 }
 
@@ -577,6 +614,7 @@ unsigned xa_arena_fill(xa_arena *a, unsigned c, void **out, unsigned want, uint6
     bin->nrequests += requests;
     xa_mutex_unlock(&bin->lock);
     release_empty(a, empty);
+    settle_growth(a);
     for (unsigned i = 0, j = got; i + 1 < j; i++, j--) {   /* lowest address last */
         void *t = out[i];
         out[i] = out[j - 1];

@@ -43,6 +43,7 @@ typedef struct xa_arena {
     size_t nchunks, nempty_chunks;
     uint64_t last_purge_ms;
     unsigned purge_ticks;     /* run operations; the clock is read every 8th */
+    size_t grew_clean;        /* atomic: pages taken from clean runs, not yet settled */
     xa_base base;             /* run descriptors */
     /* statistics, under lock */
     size_t large_allocated;   /* bytes */

@@ -760,6 +760,54 @@ static void test_dirty_before_clean(void **state)
     assert_int_equal(a->nactive, 0);
 }
 
+/* An arena that takes clean pages (resident size grows) makes other
+ * arenas give back the dirty pages they hold beyond half their active
+ * ones, as many as it took, oldest first; up to half their active pages
+ * they keep for their own reuse. */
+static void test_growth_settles_other_arenas(void **state)
+{
+    xa_arena *a = fresh_arena(), *b = fresh_arena();
+    enum { N = 8 };
+    char *x[N], *s[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = large(b, 128 * KiB, XA_PAGE);        /* 32 pages */
+        s[i] = large(b, 64 * KiB, XA_PAGE);         /* 16: keeps the x runs apart */
+    }
+    for (int i = 0; i < N; i++)
+        large_free(b, x[i]);                        /* x[0] the oldest */
+    assert_int_equal(b->nactive, N * 16);
+    assert_int_equal(b->ndirty, N * 32);            /* under b's share of the floor */
+
+    /* decay -1: nothing is ever purged, settling included. */
+    long decay = xa_opt.dirty_decay_ms;
+    xa_opt.dirty_decay_ms = -1;
+    char *y0 = large(a, 64 * KiB, XA_PAGE);
+    assert_int_equal(b->ndirty, N * 32);
+    xa_opt.dirty_decay_ms = decay;
+
+    /* a takes 64 clean pages: b's two oldest runs go back. */
+    char *y1 = large(a, 256 * KiB, XA_PAGE);
+    assert_int_equal(b->ndirty, N * 32 - 64);
+    for (int i = 0; i < N; i++) {
+        xa_run *r = run_of(x[i]);
+        assert_int_equal(r->kind, XA_RUN_FREE);
+        assert_int_equal(r->dirty, i >= 2);
+    }
+
+    /* a takes 256 more: b gives back 128, down to half its active pages. */
+    char *y2 = large(a, MiB, XA_PAGE);
+    assert_int_equal(b->ndirty, b->nactive / 2);
+    assert_int_equal(b->ndirty, 64);
+
+    large_free(a, y0);
+    large_free(a, y1);
+    large_free(a, y2);
+    for (int i = 0; i < N; i++)
+        large_free(b, s[i]);
+    assert_int_equal(a->nactive, 0);
+    assert_int_equal(b->nactive, 0);
+}
+
 /* Past the one retained empty chunk, empty chunks are unmapped. */
 static void test_empty_chunks_unmapped(void **state)
 {
@@ -846,6 +894,7 @@ int main(void)
         cmocka_unit_test_setup(test_free_pages_not_live, clean_slate),
         cmocka_unit_test_setup(test_dirty_and_purge, clean_slate),
         cmocka_unit_test_setup(test_dirty_before_clean, clean_slate),
+        cmocka_unit_test_setup(test_growth_settles_other_arenas, clean_slate),
         cmocka_unit_test_setup(test_empty_chunks_unmapped, clean_slate),
     };
     return cmocka_run_group_tests(tests, setup_no_decay, teardown_no_decay);
