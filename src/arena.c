@@ -33,8 +33,8 @@ static unsigned arenas_limit;        /* atomic: one past the highest index creat
  * dirty pages that a busy one would otherwise reuse (bench_xthread, whose
  * two arenas fill and drain out of phase, peaked at 24 MB with one global
  * cap, of which 4-6 MB dirty in the drained arena). An arena that grows
- * also takes back what other arenas hold beyond half their active pages
- * (settle_growth). */
+ * onto clean pages makes the others give back what they hold beyond half
+ * their active pages (settle_growth). */
 #define DIRTY_MIN_PAGES ((size_t)(8 << 20) >> XA_PAGE_SHIFT)
 #define BULK_KEEP_PAGES ((size_t)(2 << 20) >> XA_PAGE_SHIFT)
 
