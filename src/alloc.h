@@ -41,13 +41,15 @@ XA_INLINE xa_run *xa_run_of(const void *p) {
     return xa_map_run(xa_map_entry_of(xa_chunk_of(p), p));
 }
 
-/* Whether p starts region reg of live run r (class c): inside the run, at a
- * region boundary (a multiply, no division). Free runs and dead
+/* Whether p starts region reg of live run r (class c): the start of one of
+ * its nregs regions (a multiply, no division), so neither before the run
+ * nor in the tail a slab's last region leaves unused (a block there would
+ * overlap the next run). A large run is one region. Free runs and dead
  * descriptors carry class XA_CLASS_NONE and fail the caller's class test. */
 XA_INLINE bool xa_region_start(const xa_run *r, unsigned c, const void *p, unsigned *reg) {
     size_t roff = (size_t)((const char *)p - r->addr);
     *reg = xa_region_index(c, roff);
-    return roff < ((size_t)r->npages << XA_PAGE_SHIFT) && (size_t)*reg * xa_class_size[c] == roff;
+    return *reg < r->nregs && (size_t)*reg * xa_class_size[c] == roff;
 }
 
 /* The run of a live xalloc block p, NULL when p does not start one (foreign,

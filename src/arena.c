@@ -408,6 +408,7 @@ void *xa_arena_large_alloc(xa_arena *a, unsigned c, size_t alignment, bool *zero
     if (r) {
         r->kind = XA_RUN_LARGE;
         r->sizeclass = (uint8_t)c;
+        r->nregs = 1;                 /* the free path's region test: one region */
         xa_bitmap_word_set(&r->bitmap, 0, 0);   /* the free path's bitmap test reads "taken" */
         a->large_allocated += size;
         a->nlarge_malloc++;

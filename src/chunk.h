@@ -45,7 +45,7 @@ typedef struct xa_run {
     uint8_t dirty;            /* free: pages may be resident and non-zero */
     uint8_t zeroed;           /* large: pages were known zero when handed out */
     uint16_t nfree;           /* slab: free regions */
-    uint16_t nregs;           /* slab: regions in total */
+    uint16_t nregs;           /* slab: regions in total; large: 1 */
     uint16_t npages;
     uint16_t page;            /* index of the first page in its chunk */
     uint16_t desc_size;       /* bytes of this descriptor, for the base allocator */

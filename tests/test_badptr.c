@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "xalloc.h"
+#include "alloc.h"   /* the slab geometry, for the tail case */
 
 #include <errno.h>
 #include <poll.h>
@@ -161,6 +162,24 @@ static void case_free_interior_large(void) {
     xalloc_free(p + 4096);
 }
 
+/* A pointer on a region boundary in the unused tail of a slab, past its
+ * last region: no block starts there (one would overlap the next run). */
+static void case_free_slab_tail(void) {
+    for (unsigned c = 0; c < XA_NSMALL; c++) {
+        size_t size = xa_class_size[c];
+        char *p = fresh(size);
+        xa_run *r = xa_run_of(p);
+        char *tail = r->addr + (size_t)r->nregs * size;
+        if (tail < r->addr + ((size_t)r->npages << XA_PAGE_SHIFT)) {
+            announce(tail);
+            xalloc_free(tail);
+            return;
+        }
+    }
+    dprintf(STDERR_FILENO, "setup: no slab with a tail\n");
+    _exit(90);
+}
+
 static void case_free_sized_wrong(void) {
     void *p = fresh(4000);
     announce(p);
@@ -224,6 +243,7 @@ static const bcase cases[] = {
     { "free_wild", case_free_wild, { "invalid free" } },
     { "free_interior_small", case_free_interior_small, { "interior", "invalid free" } },
     { "free_interior_large", case_free_interior_large, { "interior", "invalid free" } },
+    { "free_slab_tail", case_free_slab_tail, { "interior", "invalid free" } },
     { "free_sized_wrong", case_free_sized_wrong, { "wrong size" } },
     { "realloc_freed_small", case_realloc_freed_small, { "realloc", "double free" } },
     { "realloc_freed_small_same_class", case_realloc_freed_small_same_class, { "realloc", "double free" } },
@@ -507,6 +527,7 @@ CASE_TEST(free_stack)
 CASE_TEST(free_wild)
 CASE_TEST(free_interior_small)
 CASE_TEST(free_interior_large)
+CASE_TEST(free_slab_tail)
 CASE_TEST(free_sized_wrong)
 CASE_TEST(realloc_freed_small)
 CASE_TEST(realloc_freed_small_same_class)
@@ -565,6 +586,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_free_wild),
         cmocka_unit_test(test_free_interior_small),
         cmocka_unit_test(test_free_interior_large),
+        cmocka_unit_test(test_free_slab_tail),
         cmocka_unit_test(test_free_sized_wrong),
         cmocka_unit_test(test_realloc_freed_small),
         cmocka_unit_test(test_realloc_freed_small_same_class),
