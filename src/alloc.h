@@ -81,9 +81,12 @@ XA_INLINE void xa_free(void *p) {
         goto slow;
     xa_tsd *t = &xa_tls;
     xa_tbin *b = &t->bins[c];
+    /* Opaque to the compiler, so it keeps the address in a register rather
+     * than recomputing it from the thread pointer for the final store. */
+    __asm__("" : "+r"(b));
     void **stack = b->stack;
     unsigned n = b->n;
-    if (unlikely(n >= b->max || (n && stack[n - 1] == p)))
+    if (unlikely(n >= b->max || stack[(ptrdiff_t)n - 1] == p))
         goto slow;
     if (unlikely(ch->arena != t->arena)) {
         unsigned nf = t->nforeign;              /* another arena's: queue it home */
@@ -94,7 +97,7 @@ XA_INLINE void xa_free(void *p) {
         return;
     }
     stack[n] = p;
-    b->n = (uint16_t)(n + 1);
+    b->n = n + 1;
     return;
 slow:
     xa_free_slow(p);

@@ -47,6 +47,7 @@ static void tsd_destroy(void *arg) {
         caching_threads(-1);
     void **stacks = t->stacks;
     memset(t->bins, 0, sizeof t->bins);
+    memset(t->narena, 0, sizeof t->narena);
     t->stacks = NULL;
     t->state = XA_TSD_DEAD;          /* later calls in this thread skip the cache */
     if (stacks) {
@@ -78,7 +79,7 @@ XA_NOINLINE static void tsd_init(xa_tsd *t) {
     unsigned ncached = 0;
     size_t total = 0;
     while (ncached < XA_NCLASSES && xa_class_size[ncached] <= xa_opt.tcache_max)
-        total += bin_capacity(ncached++);
+        total += bin_capacity(ncached++) + 1;   /* + the NULL below the stack */
     bool zeroed;
     size_t bytes = round_large(total * sizeof(void *));
     void **stacks = xa_arena_large_alloc(t->arena, xa_size_class(bytes), XA_PAGE, &zeroed);
@@ -88,11 +89,12 @@ XA_NOINLINE static void tsd_init(xa_tsd *t) {
     }
     t->stacks = stacks;
     for (unsigned c = 0, off = 0; c < ncached; c++) {
-        t->bins[c].stack = stacks + off;
+        stacks[off] = NULL;
+        t->bins[c].stack = stacks + off + 1;
         t->bins[c].n = 0;
         t->bins[c].cap = (uint16_t)bin_capacity(c);
         t->bins[c].max = c < XA_NSMALL ? t->bins[c].cap : 0;
-        off += t->bins[c].cap;
+        off += t->bins[c].cap + 1u;
     }
     t->last_gc_ms = xa_now_ms();
     caching_threads(+1);
@@ -149,10 +151,10 @@ static void tbin_flush(xa_tsd *t, unsigned c, unsigned nflush) {
         }
     }
     memmove(items, items + nflush, (b->n - nflush) * sizeof(void *));
-    b->n = (uint16_t)(b->n - nflush);
-    b->narena -= nflush;
+    b->n -= nflush;
+    t->narena[c] -= nflush;
     if (b->n < b->low)
-        b->low = b->n;
+        b->low = (uint16_t)b->n;
     t->nflushes++;
 }
 
@@ -198,7 +200,7 @@ static void tcache_gc(xa_tsd *t) {
         unsigned idle = b->low < b->n ? b->low : b->n;
         if (idle)
             tbin_flush(t, c, idle - idle / 4);
-        b->low = b->n;
+        b->low = (uint16_t)b->n;
     }
 }
 
@@ -210,11 +212,11 @@ void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c) {
     if (c < XA_NSMALL) {
         uint32_t want = b->cap / 2 ? b->cap / 2 : 1;
         if (b->max < b->cap)          /* allocating again: win the room back */
-            b->max = (uint16_t)(b->max * 2 < b->cap ? b->max * 2 : b->cap);
+            b->max = b->max * 2 < b->cap ? b->max * 2 : b->cap;
         uint64_t requests = b->nmalloc - t->merged[c];
         t->merged[c] = b->nmalloc;
-        b->n = (uint16_t)xa_arena_fill(t->arena, c, b->stack, want, requests);
-        b->narena += b->n;
+        b->n = xa_arena_fill(t->arena, c, b->stack, want, requests);
+        t->narena[c] += b->n;
         b->low = 0;
         if (b->n == 0)
             return NULL;
@@ -224,7 +226,7 @@ void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c) {
         p = xa_arena_large_alloc(t->arena, c, XA_PAGE, &zeroed);
         if (p == NULL)
             return NULL;
-        b->narena++;
+        t->narena[c]++;
     }
     b->nmalloc++;
     return p;
@@ -241,7 +243,7 @@ uint64_t xa_tsd_deallocated(const xa_tsd *t) {
     uint64_t sum = t->direct_deallocated;
     for (unsigned c = 0; c < XA_NCLASSES; c++) {
         const xa_tbin *b = &t->bins[c];
-        sum += (b->n + b->nmalloc - b->narena) * xa_class_size[c];
+        sum += (b->n + b->nmalloc - t->narena[c]) * xa_class_size[c];
     }
     for (unsigned c = 0; c < XA_NSMALL; c++)
         sum += t->foreign_sent[c] * xa_class_size[c];
@@ -267,7 +269,7 @@ static unsigned overflow_keep(xa_tsd *t, unsigned c) {
         return b->max / 2u;
     unsigned floor = b->cap / 8u > 4 ? b->cap / 8u : 4;
     if (b->max / 2u >= floor)
-        b->max = (uint16_t)(b->max / 2u);
+        b->max /= 2u;
     return 0;
 }
 

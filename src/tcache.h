@@ -8,28 +8,30 @@
 
 #include "arena.h"
 
+/* 32 bytes, so a bin's address is one shift off the thread's state. The
+ * counts are 32-bit: 16-bit ones cost the fast paths a zero-extension per
+ * use. */
 typedef struct xa_tbin {
-    void **stack;             /* stack[0 .. n) cached blocks, newest on top */
-    uint16_t n;
-    uint16_t max;             /* what the fast paths may fill to; 0: slow path only */
+    void **stack;             /* stack[0 .. n) cached blocks, newest on top;
+                                 stack[-1] is NULL, so the free path's "is p
+                                 on top" test needs no n != 0 test */
+    uint32_t n;
+    uint32_t max;             /* what the fast paths may fill to; 0: slow path only */
     uint16_t low;             /* fewest cached since the last GC pass: idle blocks */
     uint16_t cap;             /* capacity; 0: class not cached. Large classes have
                                  max 0: their frees take the slow path, which
                                  scans the few cached ones for a double free */
     uint64_t nmalloc;         /* served by this thread: a plain counter, no atomic */
-    /* Blocks the bin took from the arena (fills, and large blocks served
-     * past it) less those it gave back (flushes). Frees into the bin are
-     * not counted on the fast path but follow from the others:
-     * n + nmalloc - narena (xa_tsd_deallocated). */
-    uint64_t narena;
 } xa_tbin;
+
+_Static_assert(sizeof(xa_tbin) == 32, "a bin is 32 bytes");
 
 /* Pop a cached block (the bin must not be empty). */
 XA_INLINE void *xa_tbin_pop(xa_tbin *b) {
     void **stack = b->stack;          /* loads first: fewer reloads after the stores */
     unsigned n = b->n - 1u;
     uint64_t nmalloc = b->nmalloc;
-    b->n = (uint16_t)n;
+    b->n = n;
     b->nmalloc = nmalloc + 1;
     if (unlikely(n < b->low))
         b->low = (uint16_t)n;
@@ -78,6 +80,11 @@ typedef struct xa_tsd {
     size_t large_cached;              /* bytes in large-class bins */
     uint64_t nfills, nflushes;
     uint64_t merged[XA_NCLASSES];     /* nmalloc already added to the arena bin's nrequests */
+    /* Per class, blocks the bin took from the arena (fills, and large
+     * blocks served past it) less those it gave back (flushes). Frees into
+     * the bin are not counted on the fast path but follow from these:
+     * n + nmalloc - narena (xa_tsd_deallocated). */
+    uint64_t narena[XA_NCLASSES];
     uint64_t overflowed_at[XA_NSMALL];  /* nmalloc at the bin's last overflow */
     uint64_t foreign_sent[XA_NSMALL];   /* blocks of each class sent home from foreign[] */
     uint64_t direct_allocated;        /* bytes served outside the cache (huge, aligned, ...) */

@@ -98,7 +98,7 @@ static void *fill_flush_body(void *arg)
     void *first = xa_malloc(SIZE);
     CHECK(res, first != NULL, "malloc");
     CHECK(res, t->nfills == fills0 + 1, "nfills %llu", (unsigned long long)t->nfills);
-    CHECK(res, b->n == b->cap / 2 - 1, "after fill n %u, max %u", b->n, b->cap);
+    CHECK(res, b->n == b->cap / 2u - 1, "after fill n %u, max %u", b->n, b->cap);
     CHECK(res, bin->curregs == curregs0 + b->cap / 2, "arena curregs %zu", bin->curregs);
     CHECK(res, xa_usable_size(first) == SIZE, "usable %zu", xa_usable_size(first));
 
