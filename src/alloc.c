@@ -29,7 +29,7 @@ static void *arena_alloc(xa_arena *a, unsigned c, bool *zeroed) {
 }
 
 static void arena_free(xa_run *r, void *p) {
-    xa_arena *a = xa_chunk_of(p)->arena;
+    xa_arena *a = xa_chunk_arena(xa_chunk_of(p));
     if (r->sizeclass < XA_NSMALL)
         xa_arena_small_free(a, r->sizeclass, &p, 1);
     else
@@ -160,7 +160,7 @@ XA_NOINLINE void xa_free_slow(void *p) {
     }
     unsigned c = r->sizeclass;
     xa_tsd *t = xa_tsd_get();
-    if (t && c < XA_NSMALL && t->bins[c].cap && xa_chunk_of(p)->arena != t->arena) {
+    if (t && c < XA_NSMALL && t->bins[c].cap && xa_chunk_arena(xa_chunk_of(p)) != t->arena) {
         bool twice = false;           /* queued already: the whole queue is compared */
         for (unsigned i = 0; i < t->nforeign && !twice; i++)
             twice = t->foreign[i] == p;
@@ -325,7 +325,7 @@ void *xa_realloc(void *p, size_t size) {
             if (c == r->sizeclass)
                 return p;
             if (c >= XA_NSMALL && r->sizeclass >= XA_NSMALL &&
-                xa_arena_large_resize(xa_chunk_of(p)->arena, r, c)) {
+                xa_arena_large_resize(xa_chunk_arena(xa_chunk_of(p)), r, c)) {
                 count_resize(old, xa_class_size[c]);
                 return p;
             }

@@ -29,16 +29,12 @@ XA_INLINE void *xa_malloc(size_t size) {
 }
 
 /* The page map entry for p (chunk.h), or 0 when p is not inside a chunk
- * xalloc owns (foreign, header page, never used). */
+ * xalloc owns. Never-used pages read 0; header pages read entries of no
+ * class. */
 XA_INLINE uintptr_t xa_map_entry_of(const xa_chunk *ch, const void *p) {
-    unsigned idx = (unsigned)(((uintptr_t)p & XA_CHUNK_MASK) >> XA_PAGE_SHIFT) - XA_HEADER_PAGES;
-    if (unlikely(idx >= XA_USABLE_PAGES || !xa_registry_has(ch)))
+    if (unlikely(!xa_registry_has(ch)))
         return 0;
-    return ch->map[idx];
-}
-
-XA_INLINE xa_run *xa_run_of(const void *p) {
-    return xa_map_run(xa_map_entry_of(xa_chunk_of(p), p));
+    return xa_chunk_entry(ch, xa_page_of(p));
 }
 
 /* Whether p starts region reg of live run r (class c): the start of one of
@@ -52,17 +48,23 @@ XA_INLINE bool xa_region_start(const xa_run *r, unsigned c, const void *p, unsig
     return *reg < r->nregs && (size_t)*reg * xa_class_size[c] == roff;
 }
 
-/* The run of a live xalloc block p, NULL when p does not start one (foreign,
- * interior, free run, header, or a region the slab bitmap says is free: a
- * double free). Large runs read as bit 0 taken (arena.c clears that word),
- * so one test serves both kinds. */
-XA_INLINE xa_run *xa_lookup_fast(const void *p) {
-    xa_run *r = xa_run_of(p);
-    unsigned reg;
-    if (unlikely(r == NULL || r->sizeclass >= XA_NCLASSES ||
-                 !xa_region_start(r, r->sizeclass, p, &reg) || xa_bitmap_is_free(&r->bitmap, reg)))
+/* The run of a live xalloc block p, given p's map entry e; NULL when p does
+ * not start one (foreign, interior, free run, header, or a region the slab
+ * bitmap says is free: a double free). The class comes from the entry and
+ * must be the descriptor's (interior entries of free and large runs may be
+ * stale). Large runs read as bit 0 taken (arena.c clears that word), so one
+ * test serves both kinds. */
+XA_INLINE xa_run *xa_live_run(uintptr_t e, const void *p) {
+    xa_run *r = xa_map_run(e);
+    unsigned c = xa_map_class(e), reg;
+    if (unlikely(r == NULL || c >= XA_NCLASSES || r->sizeclass != c ||
+                 !xa_region_start(r, c, p, &reg) || xa_bitmap_is_free(&r->bitmap, reg)))
         return NULL;
     return r;
+}
+
+XA_INLINE xa_run *xa_lookup_fast(const void *p) {
+    return xa_live_run(xa_map_entry_of(xa_chunk_of(p), p), p);
 }
 
 /* Fast: a live block of this thread's arena goes onto its class's cache
@@ -74,10 +76,8 @@ XA_INLINE xa_run *xa_lookup_fast(const void *p) {
 XA_INLINE void xa_free(void *p) {
     const xa_chunk *ch = xa_chunk_of(p);
     uintptr_t e = xa_map_entry_of(ch, p);
-    xa_run *r = xa_map_run(e);
-    unsigned c = xa_map_class(e), reg;
-    if (unlikely(r == NULL || c >= XA_NCLASSES || r->sizeclass != c ||
-                 !xa_region_start(r, c, p, &reg) || xa_bitmap_is_free(&r->bitmap, reg)))
+    unsigned c = xa_map_class(e);
+    if (unlikely(xa_live_run(e, p) == NULL))
         goto slow;
     xa_tsd *t = &xa_tls;
     xa_tbin *b = &t->bins[c];
@@ -88,7 +88,7 @@ XA_INLINE void xa_free(void *p) {
     unsigned n = b->n;
     if (unlikely(n >= b->max || stack[(ptrdiff_t)n - 1] == p))
         goto slow;
-    if (unlikely(ch->arena != t->arena)) {
+    if (unlikely(ch->arena_entry != t->arena_entry)) {
         unsigned nf = t->nforeign;              /* another arena's: queue it home */
         if (unlikely(nf == XA_FOREIGN_MAX || (nf && t->foreign[nf - 1] == p)))
             goto slow;

@@ -24,7 +24,8 @@ xa_chunk *xa_chunk_new(struct xa_arena *arena, int thp) {
     /* Before the header is written: its first touch decides the page size. */
     if (thp != XA_THP_DEFAULT)
         xa_pages_set_thp(ch, XA_CHUNK, thp);
-    ch->arena = arena;     /* the page map stays untouched until runs use it */
+    ch->arena_entry = xa_arena_entry(arena);   /* the page map stays untouched */
+    ch->none_entry = xa_arena_entry(NULL);      /* until runs use it */
     registry_set(ch, true);
     return ch;
 }

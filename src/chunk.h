@@ -68,9 +68,12 @@ XA_INLINE size_t xa_slab_desc_size(unsigned nregs) {
     return s > XA_RUN_DESC_SIZE ? s : XA_RUN_DESC_SIZE;
 }
 
+/* The header's first two words stand where the header pages' own map
+ * entries would be and read as entries of no class, so the free path
+ * indexes the header by page number with no bounds test. */
 typedef struct xa_chunk {
-    struct xa_arena *arena;
-    uint64_t reserved;
+    uintptr_t arena_entry;            /* the owning arena, as an entry of no class */
+    uintptr_t none_entry;             /* an entry of no class, no descriptor */
     uintptr_t map[XA_USABLE_PAGES];   /* map[i] covers page i + XA_HEADER_PAGES */
 } xa_chunk;
 
@@ -94,6 +97,14 @@ XA_INLINE unsigned xa_map_class(uintptr_t e) {
     return (unsigned)(e >> XA_MAP_CLASS_SHIFT);
 }
 
+/* The header word of an arena: its address, class XA_CLASS_NONE. */
+XA_INLINE uintptr_t xa_arena_entry(const struct xa_arena *a) {
+    return (uintptr_t)a | (uintptr_t)XA_CLASS_NONE << XA_MAP_CLASS_SHIFT;
+}
+
+_Static_assert(offsetof(xa_chunk, map) == XA_HEADER_PAGES * sizeof(uintptr_t),
+               "one header word per header page");
+
 _Static_assert(sizeof(xa_chunk) == XA_HEADER_PAGES * XA_PAGE, "chunk header is two pages");
 
 XA_INLINE xa_chunk *xa_chunk_of(const void *p) {
@@ -102,6 +113,15 @@ XA_INLINE xa_chunk *xa_chunk_of(const void *p) {
 
 XA_INLINE unsigned xa_page_of(const void *p) {
     return (unsigned)(((uintptr_t)p & XA_CHUNK_MASK) >> XA_PAGE_SHIFT);
+}
+
+XA_INLINE struct xa_arena *xa_chunk_arena(const xa_chunk *ch) {
+    return (struct xa_arena *)xa_map_run(ch->arena_entry);
+}
+
+/* The map entry of any page of ch, header pages included (no class). */
+XA_INLINE uintptr_t xa_chunk_entry(const xa_chunk *ch, unsigned page) {
+    return ((const uintptr_t *)ch)[page];
 }
 
 XA_INLINE xa_run *xa_chunk_map_get(const xa_chunk *ch, unsigned page) {

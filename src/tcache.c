@@ -53,7 +53,7 @@ static void tsd_destroy(void *arg) {
     if (stacks) {
         xa_chunk *ch = xa_chunk_of(stacks);
         xa_run *r = xa_chunk_map_get(ch, xa_page_of(stacks));
-        xa_arena_large_free(ch->arena, r);
+        xa_arena_large_free(xa_chunk_arena(ch), r);
     }
 }
 
@@ -68,6 +68,7 @@ static size_t round_large(size_t bytes) {
 XA_NOINLINE static void tsd_init(xa_tsd *t) {
     t->state = XA_TSD_INITIALIZING;
     t->arena = xa_arena_get(xa_tsd_next_arena());
+    t->arena_entry = xa_arena_entry(t->arena);
     if (t->arena == NULL) {
         t->state = XA_TSD_UNINIT;
         return;
@@ -111,6 +112,7 @@ xa_tsd *xa_tsd_get_slow(void) {
         if (t->state == XA_TSD_UNINIT)
             return NULL;
         t->arena = xa_arena_get(xa_tsd_next_arena());
+        t->arena_entry = xa_arena_entry(t->arena);
         if (t->arena == NULL)
             return NULL;
     }
@@ -125,10 +127,10 @@ static void tbin_flush(xa_tsd *t, unsigned c, unsigned nflush) {
     if (c < XA_NSMALL) {
         uint32_t done = 0;
         while (done < nflush) {
-            xa_arena *a = xa_chunk_of(items[done])->arena;
+            xa_arena *a = xa_chunk_arena(xa_chunk_of(items[done]));
             uint32_t j = done;
             for (uint32_t i = done; i < nflush; i++)
-                if (xa_chunk_of(items[i])->arena == a) {
+                if (xa_chunk_arena(xa_chunk_of(items[i])) == a) {
                     void *tmp = items[i];
                     items[i] = items[j];
                     items[j++] = tmp;
@@ -147,7 +149,7 @@ static void tbin_flush(xa_tsd *t, unsigned c, unsigned nflush) {
             if (unlikely(r->kind != XA_RUN_LARGE || r->addr != items[i]))
                 xa_report_pointer("double free", items[i]);
             else
-                xa_arena_large_free(ch->arena, r);
+                xa_arena_large_free(xa_chunk_arena(ch), r);
         }
     }
     memmove(items, items + nflush, (b->n - nflush) * sizeof(void *));
@@ -321,7 +323,7 @@ static void foreign_flush(xa_tsd *t) {
     uint32_t start[XA_NSMALL + 1] = {0};
     for (uint32_t i = 0; i < n; i++) {
         xa_chunk *ch = xa_chunk_of(t->foreign[i]);
-        owner[i] = ch->arena;
+        owner[i] = xa_chunk_arena(ch);
         cls[i] = xa_chunk_map_get(ch, xa_page_of(t->foreign[i]))->sizeclass;
         start[cls[i] + 1]++;
     }

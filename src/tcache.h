@@ -69,6 +69,7 @@ enum xa_tsd_state {
 typedef struct xa_tsd {
     xa_tbin bins[XA_NCLASSES];
     xa_arena *arena;
+    uintptr_t arena_entry;            /* xa_arena_entry(arena): chunk headers hold it */
     uint32_t nforeign;
     void *foreign[XA_FOREIGN_MAX];
     uint8_t state;

@@ -107,7 +107,7 @@ static void check_regions(xa_arena *a, unsigned c, void **out, unsigned n)
     size_t align = lowbit < XA_PAGE ? lowbit : XA_PAGE;   /* slabs start on pages */
     for (unsigned i = 0; i < n; i++) {
         xa_run *r = run_of(out[i]);
-        assert_ptr_equal(xa_chunk_of(out[i])->arena, a);
+        assert_ptr_equal(xa_chunk_arena(xa_chunk_of(out[i])), a);
         assert_int_equal(r->kind, XA_RUN_SLAB);
         assert_int_equal(r->sizeclass, c);
         int idx = xa_slab_region_of(r, out[i]);
@@ -293,7 +293,7 @@ static void test_small_take_others_remote(void **state)
     assert_int_equal(fill(b, c, got, 4), 4);
     assert_int_equal(b->bins[c].nslabs_created, 0);
     for (unsigned k = 0; k < 4; k++) {
-        assert_ptr_equal(xa_chunk_of(got[k])->arena, a);     /* still a's blocks */
+        assert_ptr_equal(xa_chunk_arena(xa_chunk_of(got[k])), a);     /* still a's blocks */
         assert_non_null(xa_lookup_fast(got[k]));             /* and live */
         bool queued = false;
         for (unsigned i = 0; i < 6; i++)
@@ -319,15 +319,15 @@ static void test_small_take_others_remote(void **state)
     assert_int_equal(fill(a, s, sm, 4), 4);
     xa_arena_small_free_remote(a, s, sm, 4);
     assert_int_equal(fill(b, s, sg, 2), 2);
-    assert_ptr_equal(xa_chunk_of(sg[0])->arena, b);
-    assert_ptr_equal(xa_chunk_of(sg[1])->arena, b);
+    assert_ptr_equal(xa_chunk_arena(xa_chunk_of(sg[0])), b);
+    assert_ptr_equal(xa_chunk_arena(xa_chunk_of(sg[1])), b);
     assert_non_null(a->bins[s].remote);
 
     /* Everything goes home to the arena that owns it. */
     xa_arena_small_free(a, c, got, 4);
     xa_arena_small_free(a, c, out + 6, 4);
     for (unsigned k = 0; k < 4; k++)
-        xa_arena_small_free(xa_chunk_of(more[k])->arena, c, &more[k], 1);
+        xa_arena_small_free(xa_chunk_arena(xa_chunk_of(more[k])), c, &more[k], 1);
     xa_arena_small_free(b, s, sg, 2);
     xa_arena_drain_remote(a);
     assert_int_equal(a->bins[c].curregs, 0);
@@ -349,7 +349,7 @@ static void test_large_each_class(void **state)
         char *p = xa_arena_large_alloc(a, c, XA_PAGE, &zeroed);
         assert_non_null(p);
         assert_int_equal((uintptr_t)p % XA_PAGE, 0);
-        assert_ptr_equal(xa_chunk_of(p)->arena, a);
+        assert_ptr_equal(xa_chunk_arena(xa_chunk_of(p)), a);
         xa_run *r = run_of(p);
         assert_int_equal(r->kind, XA_RUN_LARGE);
         assert_int_equal(r->sizeclass, c);

@@ -168,7 +168,7 @@ static void case_free_slab_tail(void) {
     for (unsigned c = 0; c < XA_NSMALL; c++) {
         size_t size = xa_class_size[c];
         char *p = fresh(size);
-        xa_run *r = xa_run_of(p);
+        xa_run *r = xa_lookup_fast(p);
         char *tail = r->addr + (size_t)r->nregs * size;
         if (tail < r->addr + ((size_t)r->npages << XA_PAGE_SHIFT)) {
             announce(tail);

@@ -41,7 +41,7 @@ static void test_new_delete(void **state)
         ch[i] = xa_chunk_new(owner, XA_THP_DEFAULT);
         assert_non_null(ch[i]);
         assert_int_equal((uintptr_t)ch[i] % XA_CHUNK, 0);
-        assert_ptr_equal(ch[i]->arena, owner);
+        assert_ptr_equal(xa_chunk_arena(ch[i]), owner);
         assert_true(xa_registry_has(ch[i]));
         /* The registry works per 4 MiB: any address inside answers. */
         assert_true(xa_registry_has((char *)ch[i] + XA_CHUNK - 1));
@@ -62,7 +62,7 @@ static void test_new_delete(void **state)
     assert_int_equal(xa_map_class(ch[0]->map[0]), fake->sizeclass);   /* entries copy the class */
     assert_ptr_equal(xa_chunk_map_get(ch[0], XA_CHUNK_PAGES - 1), fake);
     assert_int_equal((unsigned char)data[0], 0xab);   /* map writes stay in the header */
-    assert_ptr_equal(ch[0]->arena, owner);
+    assert_ptr_equal(xa_chunk_arena(ch[0]), owner);
 
     /* Deleting one leaves the others registered. */
     xa_chunk *gone = ch[1];
