@@ -54,7 +54,8 @@ static void test_new_delete(void **state)
     /* The whole chunk is usable memory; page map setters hit the header. */
     char *data = (char *)ch[0] + XA_HEADER_PAGES * XA_PAGE;
     memset(data, 0xab, XA_USABLE_PAGES * XA_PAGE);
-    xa_run *fake = (xa_run *)&static_object;
+    static xa_run fake_run = { .kind = XA_RUN_SLAB, .sizeclass = 5 };
+    xa_run *fake = &fake_run;
     xa_chunk_map_set(ch[0], XA_HEADER_PAGES, fake);
     xa_chunk_map_set(ch[0], XA_CHUNK_PAGES - 1, fake);
     assert_ptr_equal(xa_map_run(ch[0]->map[0]), fake);
