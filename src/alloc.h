@@ -45,7 +45,7 @@ XA_INLINE uintptr_t xa_map_entry_of(const xa_chunk *ch, const void *p) {
 XA_INLINE bool xa_region_start(const xa_run *r, unsigned c, const void *p, unsigned *reg) {
     size_t roff = (size_t)((const char *)p - r->addr);
     *reg = xa_region_index(c, roff);
-    return *reg < r->nregs && (size_t)*reg * xa_class_size[c] == roff;
+    return *reg < r->nregs && (size_t)*reg * xa_class_divisor[c].size == roff;
 }
 
 /* The run of a live xalloc block p, given p's map entry e; NULL when p does

@@ -22,8 +22,14 @@ typedef struct xa_slab_geom {
 } xa_slab_geom;
 
 extern uint32_t xa_class_size[XA_NCLASSES];
-/* ceil(2^32 / size): byte offset -> region index without a division. */
-extern uint32_t xa_class_recip[XA_NCLASSES];
+/* What the free path's region test needs of a class, side by side (one
+ * table address to form): recip = floor(2^32 / size) + 1 turns a byte
+ * offset into a region index without a division. */
+typedef struct xa_class_div {
+    uint32_t recip;
+    uint32_t size;
+} xa_class_div;
+extern xa_class_div xa_class_divisor[XA_NCLASSES];
 extern xa_slab_geom xa_slab_geom_of[XA_NSMALL];
 /* (size + 7) / 8 -> class for sizes up to XA_SMALL_MAX, padded to a power
  * of two so the index mask below proves every read in bounds. */
@@ -59,7 +65,7 @@ XA_INLINE unsigned xa_size_class(size_t n) {
 /* Region index of a byte offset inside a run of class c (exact for every
  * offset inside a slab; for large runs only offset 0 maps back to 0). */
 XA_INLINE unsigned xa_region_index(unsigned c, size_t offset) {
-    return (unsigned)(((uint64_t)offset * xa_class_recip[c]) >> 32);
+    return (unsigned)(((uint64_t)offset * xa_class_divisor[c].recip) >> 32);
 }
 
 #endif
