@@ -808,6 +808,145 @@ static void test_growth_settles_other_arenas(void **state)
     assert_int_equal(b->nactive, 0);
 }
 
+/* ---- the lookup against an oracle ---------------------------------------- */
+
+/* The blocks a test holds, and every chunk they came from. */
+typedef struct {
+    void *p[4096];
+    unsigned n;
+    char *chunks[16];
+    unsigned nchunks;
+} held;
+
+static void hold(held *h, void *p)
+{
+    assert_true(h->n < 4096);
+    h->p[h->n++] = p;
+    char *ch = (char *)xa_chunk_of(p);
+    for (unsigned i = 0; i < h->nchunks; i++)
+        if (h->chunks[i] == ch)
+            return;
+    assert_true(h->nchunks < 16);
+    h->chunks[h->nchunks++] = ch;
+}
+
+static void *unhold(held *h, unsigned i)
+{
+    void *p = h->p[i];
+    h->p[i] = h->p[--h->n];
+    return p;
+}
+
+static uint64_t oracle_rng = 0x9e3779b97f4a7c15u;
+
+static unsigned below(unsigned n)
+{
+    oracle_rng ^= oracle_rng << 13;
+    oracle_rng ^= oracle_rng >> 7;
+    oracle_rng ^= oracle_rng << 17;
+    return (unsigned)(oracle_rng % n);
+}
+
+/* Every 4-byte step of every chunk the test used, header pages included:
+ * the lookup (which free, realloc and malloc_usable_size rely on) finds a
+ * live block exactly where a held block starts. */
+static void scan_against_oracle(held *h)
+{
+    void **sorted = malloc(h->n * sizeof *sorted);
+    memcpy(sorted, h->p, h->n * sizeof *sorted);
+    qsort(sorted, h->n, sizeof *sorted, cmp_ptr);
+    for (unsigned k = 0; k < h->nchunks; k++) {
+        for (size_t off = 0; off < XA_CHUNK; off += 4) {
+            char *p = h->chunks[k] + off;
+            bool want = bsearch(&p, sorted, h->n, sizeof *sorted, cmp_ptr) != NULL;
+            bool got = xa_lookup_fast(p) != NULL;
+            if (got != want) {
+                xa_run *r = off >= XA_HEADER_PAGES * XA_PAGE ? run_of(p) : NULL;
+                fail_msg("lookup of %p (page %zu, offset %zu): %s, expected %s; map entry: "
+                         "kind %u class %u run %p + %u pages, %u regions",
+                         (void *)p, off / XA_PAGE, off % XA_PAGE, got ? "live" : "not live",
+                         want ? "live" : "not live", r ? r->kind : 0, r ? r->sizeclass : 0,
+                         r ? (void *)r->addr : NULL, r ? r->npages : 0, r ? r->nregs : 0);
+            }
+        }
+    }
+    free(sorted);
+}
+
+static void free_held(xa_arena *a, held *h, unsigned i)
+{
+    void *p = unhold(h, i);
+    xa_run *r = run_of(p);
+    if (r->kind == XA_RUN_LARGE)
+        xa_arena_large_free(a, r);
+    else
+        xa_arena_small_free(a, r->sizeclass, &p, 1);
+}
+
+/* Slabs of every class part freed, slabs released and their pages reused by
+ * large runs (over stale entries), large runs resized and freed, slabs cut
+ * again over those pages: after each phase, no interior, tail, header,
+ * freed or stale-entry address passes for a block, and every block does. */
+static void test_lookup_matches_oracle(void **state)
+{
+    xa_arena *a = fresh_arena();
+    held *h = calloc(1, sizeof *h);
+    for (unsigned c = 0; c < XA_NSMALL; c++) {
+        unsigned n = 1 + below(2 * xa_slab_geom_of[c].nregs);
+        n = n > 48 ? 48 : n;
+        for (unsigned i = 0; i < n; i++) {
+            void *p;
+            assert_int_equal(fill(a, c, &p, 1), 1);
+            hold(h, p);
+        }
+    }
+    for (unsigned i = 0; i < h->n; i++)
+        if (below(3) == 0)
+            free_held(a, h, i--);
+    scan_against_oracle(h);
+
+    /* Release whole slabs: free every block of half the classes. */
+    for (unsigned i = 0; i < h->n; i++) {
+        xa_run *r = run_of(h->p[i]);
+        if (r->sizeclass % 2 == 0)
+            free_held(a, h, i--);
+    }
+    xa_arena_release_empty_slabs(a);
+    /* Large runs over those pages, some resized, some freed. */
+    for (unsigned i = 0; i < 24; i++) {
+        size_t size = (size_t)(4 + below(28)) * XA_PAGE;
+        hold(h, large(a, xa_class_size[xa_size_class(size)], XA_PAGE));
+    }
+    for (unsigned i = 0; i < h->n; i++) {
+        xa_run *r = run_of(h->p[i]);
+        if (r->kind != XA_RUN_LARGE)
+            continue;
+        unsigned k = below(4);
+        if (k == 0)
+            free_held(a, h, i--);
+        else if (k == 1)
+            xa_arena_large_resize(a, r, xa_size_class((size_t)r->npages * XA_PAGE / 2));
+        else if (k == 2)
+            xa_arena_large_resize(a, r, xa_size_class((size_t)r->npages * XA_PAGE * 2));
+    }
+    scan_against_oracle(h);
+
+    /* Slabs again, over pages with stale entries. */
+    for (unsigned c = 0; c < XA_NSMALL; c += 3)
+        for (unsigned i = 0; i < 16; i++) {
+            void *p;
+            assert_int_equal(fill(a, c, &p, 1), 1);
+            hold(h, p);
+        }
+    scan_against_oracle(h);
+
+    while (h->n)
+        free_held(a, h, 0);
+    xa_arena_release_empty_slabs(a);
+    assert_int_equal(a->nactive, 0);
+    free(h);
+}
+
 /* Past the one retained empty chunk, empty chunks are unmapped. */
 static void test_empty_chunks_unmapped(void **state)
 {
@@ -895,6 +1034,7 @@ int main(void)
         cmocka_unit_test_setup(test_dirty_and_purge, clean_slate),
         cmocka_unit_test_setup(test_dirty_before_clean, clean_slate),
         cmocka_unit_test_setup(test_growth_settles_other_arenas, clean_slate),
+        cmocka_unit_test_setup(test_lookup_matches_oracle, clean_slate),
         cmocka_unit_test_setup(test_empty_chunks_unmapped, clean_slate),
     };
     return cmocka_run_group_tests(tests, setup_no_decay, teardown_no_decay);
