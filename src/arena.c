@@ -491,7 +491,12 @@ static xa_run *slab_new(xa_arena *a, unsigned c) {
 static void *remote_take(xa_bin *bin) {
     if (__atomic_load_n(&bin->remote, __ATOMIC_RELAXED) == NULL)
         return NULL;
-    return __atomic_exchange_n(&bin->remote, NULL, __ATOMIC_ACQUIRE);
+    void *head = __atomic_exchange_n(&bin->remote, NULL, __ATOMIC_ACQUIRE);
+    size_t n = 0;
+    for (void *p = head; p; p = *(void **)p)
+        n++;
+    __atomic_fetch_sub(&bin->nremote, n, __ATOMIC_RELAXED);
+    return head;
 }
 
 /* Put one region back into its slab (bin lock held); a slab that becomes
@@ -531,19 +536,19 @@ static void release_empty(xa_arena *a, xa_run *empty) {
     xa_mutex_unlock(&a->lock);
 }
 
-/* Blocks of class c that threads of other arenas freed remotely, still
- * waiting on those arenas' remote lists: taken for a thread of arena a
- * that would otherwise cut a new slab. Their own arenas' threads may be
- * idle or busy with other classes; in a pipeline whose producers run out
- * of phase, one arena's freed memory would otherwise sit unused while
- * another grows (bench_xthread). The blocks stay their arenas' (taken in
- * their bitmaps, going home when freed); what is not needed goes back.
- * Classes under a cache line are left alone: their neighbours on the same
- * line may be in use by a thread of the other arena (passive false
- * sharing, which the foreign queues exist to avoid; bench_falseshare). */
+/* Free blocks of class c in other arenas, for a thread of arena a that
+ * would otherwise cut a new slab: first the blocks waiting on their bins'
+ * remote-free lists (one atomic exchange each, no lock; what is not
+ * needed goes back), then free regions of their non-full slabs (not their
+ * current ones, where their own threads allocate; trylock only). In a pipeline whose producers run
+ * out of phase, one arena's freed memory would otherwise sit unused while
+ * another grows (bench_xthread). The blocks stay their arenas' and go home
+ * when freed. Classes under a cache line are left alone: their neighbours
+ * on the same line may be in use by a thread of the other arena (passive
+ * false sharing, which the foreign queues exist to avoid). */
 #define TAKE_OTHERS_MIN_SIZE 64
 
-static unsigned take_others_remote(xa_arena *a, unsigned c, void **out, unsigned want) {
+static unsigned take_from_other_arenas(xa_arena *a, unsigned c, void **out, unsigned want) {
     unsigned got = 0;
     if (xa_class_size[c] < TAKE_OTHERS_MIN_SIZE)
         return 0;
@@ -553,10 +558,13 @@ static unsigned take_others_remote(xa_arena *a, unsigned c, void **out, unsigned
         if (b == NULL || b == a || __atomic_load_n(&b->bins[c].remote, __ATOMIC_RELAXED) == NULL)
             continue;
         void *p = __atomic_exchange_n(&b->bins[c].remote, NULL, __ATOMIC_ACQUIRE);
+        unsigned took = 0;
         while (p && got < want) {
             out[got++] = p;
             p = *(void **)p;
+            took++;
         }
+        __atomic_fetch_sub(&b->bins[c].nremote, took, __ATOMIC_RELAXED);
         if (p) {
             void *tail = p;
             while (*(void **)tail)
@@ -567,6 +575,23 @@ static unsigned take_others_remote(xa_arena *a, unsigned c, void **out, unsigned
             } while (!__atomic_compare_exchange_n(&b->bins[c].remote, &head, p, true,
                                                   __ATOMIC_RELEASE, __ATOMIC_RELAXED));
         }
+    }
+    for (unsigned i = 0; i < limit && got < want; i++) {
+        xa_arena *b = __atomic_load_n(&xa_arenas[i], __ATOMIC_ACQUIRE);
+        if (b == NULL || b == a || pthread_mutex_trylock(&b->bins[c].lock.m) != 0)
+            continue;                 /* trylock: we hold our own bin's lock */
+        xa_bin *other = &b->bins[c];
+        xa_rb_node *n;
+        unsigned took = 0;
+        while (got + took < want && (n = xa_rb_first(&other->nonfull)) != NULL) {
+            xa_run *r = xa_rb_entry(n, xa_run, node);
+            took += xa_slab_take(r, out + got + took, want - got - took);
+            if (r->nfree == 0)
+                xa_rb_remove(&other->nonfull, n);
+        }
+        other->curregs += took;
+        xa_mutex_unlock(&other->lock);
+        got += took;
     }
     return got;
 }
@@ -594,7 +619,7 @@ unsigned xa_arena_fill(xa_arena *a, unsigned c, void **out, unsigned want, uint6
                 r = xa_rb_entry(n, xa_run, node);
                 xa_rb_remove(&bin->nonfull, n);
             } else {
-                unsigned taken = take_others_remote(a, c, out + got, want - got);
+                unsigned taken = take_from_other_arenas(a, c, out + got, want - got);
                 if (taken) {
                     got += taken;
                     reused += taken;
@@ -628,6 +653,9 @@ unsigned xa_arena_fill(xa_arena *a, unsigned c, void **out, unsigned want, uint6
 static void remote_push(xa_bin *bin, void **ptrs, unsigned n) {
     for (unsigned i = 0; i + 1 < n; i++)
         *(void **)ptrs[i] = ptrs[i + 1];
+    /* Counted before it is visible: a taker never subtracts blocks not
+     * yet counted, so the count never drops below the list's length. */
+    __atomic_fetch_add(&bin->nremote, n, __ATOMIC_RELAXED);
     void *head = __atomic_load_n(&bin->remote, __ATOMIC_RELAXED);
     do {
         *(void **)ptrs[n - 1] = head;

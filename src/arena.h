@@ -21,6 +21,7 @@ typedef struct xa_bin {
      * of waiting. Drained under the lock by the next fill (which hands them
      * out directly), free, purge or cache GC. Still "taken" in the bitmaps. */
     void *remote;
+    size_t nremote;           /* atomic: blocks on it, which statistics count as free */
     xa_run *cur;              /* regions come from here first; not in nonfull */
     xa_rb_tree nonfull;       /* other slabs with 0 < nfree, by address */
     /* statistics, under lock */

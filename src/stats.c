@@ -21,7 +21,8 @@ static void arena_collect(xa_arena *a, xa_arena_stats *s) {
         cs->nfills = b->nfills;
         cs->nflushes = b->nflushes;
         cs->nslabs_created = b->nslabs_created;
-        cs->curregs = b->curregs;
+        size_t nremote = __atomic_load_n(&b->nremote, __ATOMIC_RELAXED);
+        cs->curregs = b->curregs > nremote ? b->curregs - nremote : 0;   /* remote: freed */
         cs->nslabs = b->nslabs + (b->cur != NULL && b->nslabs == 0);
         xa_mutex_unlock(&b->lock);
         s->allocated_small += cs->curregs * xa_class_size[c];

@@ -181,7 +181,7 @@ static void tbin_flush(xa_tsd *t, unsigned c, unsigned nflush) {
  * it a third of its throughput at 32 threads; this one did not move it. */
 #define TEARDOWN_FLUSHES 16
 
-static void foreign_flush(xa_tsd *t);
+static void foreign_flush(xa_tsd *t, bool into_slabs);
 
 static void tcache_gc(xa_tsd *t) {
     if (++t->gc_ticks % GC_CLOCK_EVERY != 0)
@@ -192,7 +192,7 @@ static void tcache_gc(xa_tsd *t) {
     t->last_gc_ms = now;
     xa_background_maybe_start();      /* restarts it in a forked child */
     xa_arena_drain_remote(t->arena);  /* remote frees nobody picked up */
-    foreign_flush(t);                 /* and ours go home within a GC interval */
+    foreign_flush(t, false);          /* and ours go home within a GC interval */
     for (unsigned k = 0; k < 8; k++) {
         unsigned c = t->gc_next;
         t->gc_next = (c + 1) % XA_NCLASSES;
@@ -312,8 +312,11 @@ bool xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p) {
  * handful of blocks, is put in (arena, address) order by insertion, which
  * makes both the duplicates and the arena groups adjacent: linear in the
  * queue in practice. (A plain insertion sort of the whole queue and a scan
- * per group was half of bench_xthread's instructions.) */
-static void foreign_flush(xa_tsd *t) {
+ * per group was half of bench_xthread's instructions.) into_slabs: put them
+ * back into their slabs when the bin's lock is free (a thread exit, a
+ * trim), not only onto the remote list, where they would count as
+ * allocated until the owner's next fill. */
+static void foreign_flush(xa_tsd *t, bool into_slabs) {
     uint32_t n = t->nforeign;
     if (n == 0)
         return;
@@ -368,7 +371,10 @@ static void foreign_flush(xa_tsd *t) {
             uint32_t j = i + 1;
             while (j < k && sorted_owner[j] == sorted_owner[i])
                 j++;
-            xa_arena_small_free_remote(sorted_owner[i], c, sorted + i, j - i);
+            if (into_slabs)
+                xa_arena_small_free(sorted_owner[i], c, sorted + i, j - i);
+            else
+                xa_arena_small_free_remote(sorted_owner[i], c, sorted + i, j - i);
             i = j;
         }
     }
@@ -376,12 +382,12 @@ static void foreign_flush(xa_tsd *t) {
 
 void xa_tcache_free_foreign(xa_tsd *t, void *p) {
     if (t->nforeign == XA_FOREIGN_MAX)
-        foreign_flush(t);
+        foreign_flush(t, false);
     t->foreign[t->nforeign++] = p;
 }
 
 void xa_tcache_flush_all(xa_tsd *t) {
-    foreign_flush(t);
+    foreign_flush(t, true);
     for (unsigned c = 0; c < XA_NCLASSES; c++)
         if (t->bins[c].n)
             tbin_flush(t, c, t->bins[c].n);

@@ -16,6 +16,7 @@
 #include "init.h"
 #include "purge.h"
 #include "slab.h"
+#include "stats.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -282,14 +283,22 @@ static void test_small_remote_free(void **state)
 /* An arena about to cut a new slab first takes the blocks of that class
  * that threads of other arenas freed remotely (a pipeline's freed memory
  * must not sit in one arena while another grows), leaving the rest on
- * their list. Classes under a cache line are not taken (false sharing). */
-static void test_small_take_others_remote(void **state)
+ * their list, then free regions of the other arenas' non-full slabs (not
+ * their current slab). Classes under a cache line are not taken (false
+ * sharing). */
+static void test_small_take_from_other_arenas(void **state)
 {
     xa_arena *a = fresh_arena(), *b = fresh_arena();
     unsigned c = xa_small_class(128);
-    void *out[10], *got[4], *more[4];
+    unsigned nregs = xa_slab_geom_of[c].nregs;
+    void **out = malloc((nregs + 10) * sizeof *out);
+    void *got[4], *more[4];
     assert_int_equal(fill(a, c, out, 10), 10);
+    xa_stats st0, st1;
+    xa_stats_collect(&st0, NULL);
     xa_arena_small_free_remote(a, c, out, 6);
+    xa_stats_collect(&st1, NULL);
+    ASSERT_EQ_SZ(st1.allocated, st0.allocated - 6 * 128);   /* on a remote list: freed */
     assert_int_equal(fill(b, c, got, 4), 4);
     assert_int_equal(b->bins[c].nslabs_created, 0);
     for (unsigned k = 0; k < 4; k++) {
@@ -307,11 +316,35 @@ static void test_small_take_others_remote(void **state)
     assert_int_equal(a->bins[c].curregs, 10);
     assert_int_equal(b->bins[c].curregs, 0);
 
-    /* The last two, then a slab of b's own. */
+    /* The last two; a's current slab is left alone: then b's own slab. */
     assert_int_equal(fill(b, c, more, 4), 4);
     assert_null(a->bins[c].remote);
     assert_int_equal(b->bins[c].nslabs_created, 1);
     assert_int_equal(b->bins[c].curregs, 2);
+    for (unsigned k = 0; k < 4; k++)
+        xa_arena_small_free(xa_chunk_arena(xa_chunk_of(more[k])), c, &more[k], 1);
+    xa_arena_small_free(a, c, got, 4);
+
+    /* A non-full slab of a (not its current one): free regions taken. */
+    void *rest[4];
+    unsigned total = fill(a, c, out + 10, nregs);      /* a's first slab fills up */
+    assert_int_equal(total, nregs);
+    assert_true(a->bins[c].nslabs_created >= 2);
+    xa_run *first = run_of(out[6]);
+    assert_true(first != a->bins[c].cur);
+    void *hole = out[6];
+    xa_arena_small_free(a, c, &hole, 1);               /* now non-full */
+    size_t a_regs = a->bins[c].curregs;
+    while (b->bins[c].cur && b->bins[c].cur->nfree) {   /* use up b's own slab */
+        void *x;
+        assert_int_equal(fill(b, c, &x, 1), 1);
+        assert_ptr_equal(xa_chunk_arena(xa_chunk_of(x)), b);
+    }
+    uint64_t slabs = b->bins[c].nslabs_created;
+    assert_int_equal(fill(b, c, rest, 1), 1);
+    assert_ptr_equal(rest[0], hole);
+    assert_int_equal(b->bins[c].nslabs_created, slabs);
+    assert_int_equal(a->bins[c].curregs, a_regs + 1);
 
     /* A class under a cache line: b cuts its own slab, a's list stays. */
     unsigned s = xa_small_class(32);
@@ -322,18 +355,10 @@ static void test_small_take_others_remote(void **state)
     assert_ptr_equal(xa_chunk_arena(xa_chunk_of(sg[0])), b);
     assert_ptr_equal(xa_chunk_arena(xa_chunk_of(sg[1])), b);
     assert_non_null(a->bins[s].remote);
-
-    /* Everything goes home to the arena that owns it. */
-    xa_arena_small_free(a, c, got, 4);
-    xa_arena_small_free(a, c, out + 6, 4);
-    for (unsigned k = 0; k < 4; k++)
-        xa_arena_small_free(xa_chunk_arena(xa_chunk_of(more[k])), c, &more[k], 1);
     xa_arena_small_free(b, s, sg, 2);
     xa_arena_drain_remote(a);
-    assert_int_equal(a->bins[c].curregs, 0);
     assert_int_equal(a->bins[s].curregs, 0);
-    assert_int_equal(b->bins[c].curregs, 0);
-    assert_int_equal(b->bins[s].curregs, 0);
+    free(out);
 }
 
 /* ---- large ------------------------------------------------------------- */
@@ -1022,7 +1047,7 @@ int main(void)
         cmocka_unit_test_setup(test_small_fill_order, clean_slate),
         cmocka_unit_test_setup(test_small_nonfull, clean_slate),
         cmocka_unit_test_setup(test_small_remote_free, clean_slate),
-        cmocka_unit_test_setup(test_small_take_others_remote, clean_slate),
+        cmocka_unit_test_setup(test_small_take_from_other_arenas, clean_slate),
         cmocka_unit_test_setup(test_large_each_class, clean_slate),
         cmocka_unit_test_setup(test_large_alignment, clean_slate),
         cmocka_unit_test_setup(test_coalesce, clean_slate),
