@@ -404,7 +404,8 @@ static void settle_growth(xa_arena *a) {
 void *xa_arena_large_alloc(xa_arena *a, unsigned c, size_t alignment, bool *zeroed) {
     size_t size = xa_class_size[c];
     xa_mutex_lock(&a->lock);
-    xa_run *r = run_alloc(a, size >> XA_PAGE_SHIFT, alignment >> XA_PAGE_SHIFT, XA_RUN_DESC_SIZE, c, false);
+    xa_run *r = run_alloc(a, size >> XA_PAGE_SHIFT, alignment >> XA_PAGE_SHIFT, XA_RUN_DESC_SIZE,
+                          c, false);
     if (r) {
         r->kind = XA_RUN_LARGE;
         r->sizeclass = (uint8_t)c;

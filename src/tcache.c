@@ -249,8 +249,10 @@ uint64_t xa_tsd_deallocated(const xa_tsd *t) {
     }
     for (unsigned c = 0; c < XA_NSMALL; c++)
         sum += t->foreign_sent[c] * xa_class_size[c];
-    for (unsigned i = 0; i < t->nforeign; i++)   /* queued, not sent yet */
-        sum += xa_class_size[xa_chunk_map_get(xa_chunk_of(t->foreign[i]), xa_page_of(t->foreign[i]))->sizeclass];
+    for (unsigned i = 0; i < t->nforeign; i++) {  /* queued, not sent yet */
+        const void *p = t->foreign[i];
+        sum += xa_class_size[xa_chunk_map_get(xa_chunk_of(p), xa_page_of(p))->sizeclass];
+    }
     return sum;
 }
 
@@ -314,8 +316,8 @@ bool xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p) {
  * queue in practice. (A plain insertion sort of the whole queue and a scan
  * per group was half of bench_xthread's instructions.) into_slabs: put them
  * back into their slabs when the bin's lock is free (a thread exit, a
- * trim), not only onto the remote list, where they would count as
- * allocated until the owner's next fill. */
+ * trim), not onto the remote list, where they would wait for the owner's
+ * next fill and keep their slabs from being released. */
 static void foreign_flush(xa_tsd *t, bool into_slabs) {
     uint32_t n = t->nforeign;
     if (n == 0)

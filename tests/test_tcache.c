@@ -142,8 +142,8 @@ static void *fill_flush_body(void *arg)
     unsigned shrunk = b->max, k = b->n + 1;  /* drain the cache, then miss once */
     for (unsigned i = 0; i < k; i++)
         p[i] = xa_malloc(SIZE);
-    CHECK(res, b->max == (shrunk * 2 < b->cap ? shrunk * 2 : b->cap), "max %u after a miss (was %u)",
-          b->max, shrunk);
+    CHECK(res, b->max == (shrunk * 2 < b->cap ? shrunk * 2 : b->cap),
+          "max %u after a miss (was %u)", b->max, shrunk);
     for (unsigned i = 0; i < k; i++)
         xa_free(p[i]);
     /* Cached blocks still count as handed out by the arena. */
