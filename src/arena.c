@@ -488,6 +488,16 @@ static xa_run *slab_new(xa_arena *a, unsigned c) {
     return r;
 }
 
+/* Push the chain first .. last (linked through the blocks' first words)
+ * onto the remote list with one CAS; the caller keeps nremote right. */
+static void remote_link(xa_bin *bin, void *first, void *last) {
+    void *head = __atomic_load_n(&bin->remote, __ATOMIC_RELAXED);
+    do {
+        *(void **)last = head;
+    } while (!__atomic_compare_exchange_n(&bin->remote, &head, first, true,
+                                          __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+}
+
 /* Take the whole remote list (bin lock held). */
 static void *remote_take(xa_bin *bin) {
     if (__atomic_load_n(&bin->remote, __ATOMIC_RELAXED) == NULL)
@@ -566,15 +576,11 @@ static unsigned take_from_other_arenas(xa_arena *a, unsigned c, void **out, unsi
             took++;
         }
         __atomic_fetch_sub(&b->bins[c].nremote, took, __ATOMIC_RELAXED);
-        if (p) {
+        if (p) {                      /* the rest goes back, still counted */
             void *tail = p;
             while (*(void **)tail)
                 tail = *(void **)tail;
-            void *head = __atomic_load_n(&b->bins[c].remote, __ATOMIC_RELAXED);
-            do {
-                *(void **)tail = head;
-            } while (!__atomic_compare_exchange_n(&b->bins[c].remote, &head, p, true,
-                                                  __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+            remote_link(&b->bins[c], p, tail);
         }
     }
     for (unsigned i = 0; i < limit && got < want; i++) {
@@ -657,11 +663,7 @@ static void remote_push(xa_bin *bin, void **ptrs, unsigned n) {
     /* Counted before it is visible: a taker never subtracts blocks not
      * yet counted, so the count never drops below the list's length. */
     __atomic_fetch_add(&bin->nremote, n, __ATOMIC_RELAXED);
-    void *head = __atomic_load_n(&bin->remote, __ATOMIC_RELAXED);
-    do {
-        *(void **)ptrs[n - 1] = head;
-    } while (!__atomic_compare_exchange_n(&bin->remote, &head, ptrs[0], true,
-                                          __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+    remote_link(bin, ptrs[0], ptrs[n - 1]);
 }
 
 void xa_arena_small_free_remote(xa_arena *a, unsigned c, void **ptrs, unsigned n) {
