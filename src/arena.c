@@ -534,6 +534,14 @@ static void region_put(xa_bin *bin, void *p, xa_run **empty) {
     }
 }
 
+/* Every block on the remote list back into its slab (bin lock held). */
+static void remote_put_back(xa_bin *bin, xa_run **empty) {
+    for (void *p = remote_take(bin), *next; p; p = next) {
+        next = *(void **)p;
+        region_put(bin, p, empty);
+    }
+}
+
 static void release_empty(xa_arena *a, xa_run *empty) {
     if (empty == NULL)
         return;
@@ -680,10 +688,7 @@ void xa_arena_small_free(xa_arena *a, unsigned c, void **ptrs, unsigned n) {
         return;
     }
     xa_run *empty = NULL;
-    for (void *p = remote_take(bin), *next; p; p = next) {
-        next = *(void **)p;
-        region_put(bin, p, &empty);
-    }
+    remote_put_back(bin, &empty);
     for (unsigned i = 0; i < n; i++)
         region_put(bin, ptrs[i], &empty);
     bin->nflushes++;
@@ -696,10 +701,7 @@ void xa_arena_release_empty_slabs(xa_arena *a) {
         xa_bin *bin = &a->bins[c];
         xa_run *empty = NULL;
         xa_mutex_lock(&bin->lock);
-        for (void *p = remote_take(bin), *next; p; p = next) {
-            next = *(void **)p;
-            region_put(bin, p, &empty);
-        }
+        remote_put_back(bin, &empty);
         xa_run *r = bin->cur;
         if (r && r->nfree == r->nregs) {
             bin->cur = NULL;
@@ -719,10 +721,7 @@ void xa_arena_drain_remote(xa_arena *a) {
             pthread_mutex_trylock(&bin->lock.m) != 0)
             continue;
         xa_run *empty = NULL;
-        for (void *p = remote_take(bin), *next; p; p = next) {
-            next = *(void **)p;
-            region_put(bin, p, &empty);
-        }
+        remote_put_back(bin, &empty);
         xa_mutex_unlock(&bin->lock);
         release_empty(a, empty);
     }
