@@ -241,6 +241,11 @@ uint64_t xa_tsd_allocated(const xa_tsd *t) {
     return sum;
 }
 
+/* The class of a live small block (the slab its page maps to). */
+static unsigned block_class(const void *p) {
+    return xa_chunk_map_get(xa_chunk_of(p), xa_page_of(p))->sizeclass;
+}
+
 uint64_t xa_tsd_deallocated(const xa_tsd *t) {
     uint64_t sum = t->direct_deallocated;
     for (unsigned c = 0; c < XA_NCLASSES; c++) {
@@ -249,10 +254,8 @@ uint64_t xa_tsd_deallocated(const xa_tsd *t) {
     }
     for (unsigned c = 0; c < XA_NSMALL; c++)
         sum += t->foreign_sent[c] * xa_class_size[c];
-    for (unsigned i = 0; i < t->nforeign; i++) {  /* queued, not sent yet */
-        const void *p = t->foreign[i];
-        sum += xa_class_size[xa_chunk_map_get(xa_chunk_of(p), xa_page_of(p))->sizeclass];
-    }
+    for (unsigned i = 0; i < t->nforeign; i++)   /* queued, not sent yet */
+        sum += xa_class_size[block_class(t->foreign[i])];
     return sum;
 }
 
@@ -327,9 +330,8 @@ static void foreign_flush(xa_tsd *t, bool into_slabs) {
     uint8_t cls[XA_FOREIGN_MAX];
     uint32_t start[XA_NSMALL + 1] = {0};
     for (uint32_t i = 0; i < n; i++) {
-        xa_chunk *ch = xa_chunk_of(t->foreign[i]);
-        owner[i] = xa_chunk_arena(ch);
-        cls[i] = xa_chunk_map_get(ch, xa_page_of(t->foreign[i]))->sizeclass;
+        owner[i] = xa_chunk_arena(xa_chunk_of(t->foreign[i]));
+        cls[i] = (uint8_t)block_class(t->foreign[i]);
         start[cls[i] + 1]++;
     }
     for (unsigned c = 0; c < XA_NSMALL; c++) {
