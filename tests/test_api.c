@@ -418,7 +418,7 @@ static void test_live_blocks_disjoint(void **state) {
     assert_non_null(n);
     uint64_t r = 88172645463325252ull;
     for (int i = 0; i < N; i++) {
-        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        test_xorshift(&r);
         unsigned pick = (unsigned)(r % 1000);
         n[i] = pick < 900 ? 1 + r % 1024 : pick < 995 ? 1 + r % (256 * KiB) : 1 + r % (6 * MiB);
         p[i] = xalloc_malloc(n[i]);

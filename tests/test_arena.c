@@ -866,10 +866,7 @@ static uint64_t oracle_rng = 0x9e3779b97f4a7c15u;
 
 static unsigned below(unsigned n)
 {
-    oracle_rng ^= oracle_rng << 13;
-    oracle_rng ^= oracle_rng >> 7;
-    oracle_rng ^= oracle_rng << 17;
-    return (unsigned)(oracle_rng % n);
+    return (unsigned)(test_xorshift(&oracle_rng) % n);
 }
 
 /* Every 4-byte step of every chunk the test used, header pages included:

@@ -39,11 +39,7 @@ static void *map_array(size_t bytes) {
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 static uint64_t rng(void) {
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return rng_state = x;
+    return test_xorshift(&rng_state);
 }
 
 /* 60 % 16-256 B, 25 % 256 B-2 KiB, 10 % 2-8 KiB, 5 % 16-64 KiB. */
@@ -181,10 +177,7 @@ static void *worker(void *arg) {
     size_t bytes = 0, nb = 0;
     uint64_t x = (uint64_t)(uintptr_t)arg | 1;
     while (bytes < MiB && nb < MAXB) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        size_t sz = 16 + x % 1009;
+        size_t sz = 16 + test_xorshift(&x) % 1009;
         blocks[nb] = xalloc_malloc(sz);
         if (blocks[nb] == NULL)
             return (void *)1;

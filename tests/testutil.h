@@ -396,4 +396,13 @@ static inline int teardown_no_decay(void **state) {
 
 #endif
 
+/* xorshift64: the suites' random choices, the same sequence on every run. */
+static inline uint64_t test_xorshift(uint64_t *state) {
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *state = x;
+}
+
 #endif /* XALLOC_TESTUTIL_H */
