@@ -19,9 +19,25 @@ size_t xa_usable_size(const void *p);
 void xa_free_sized(void *p, size_t size, bool exact_class);
 bool xa_owns(const void *p);
 
+/* The bin's loads wait for the last fast free's bin address. Its stores
+ * to the bin (n, the stack slot) get their addresses late, after the page
+ * map load, while this bin's address is known at once: the CPU runs the
+ * loads ahead and, when the classes match, must squash and replay them
+ * (a memory-order violation). The false dependency (an always-forwarded
+ * load, ANDed to zero) orders them instead: malloc/free pairs of mixed
+ * sizes 6.6 -> 6.3 ns (bench_fastpath lifo), same-size pairs unchanged. */
+XA_INLINE xa_tbin *xa_malloc_bin(xa_tsd *t, unsigned c) {
+    xa_tbin *b = &t->bins[c];
+#if defined(__x86_64__)
+    uintptr_t after = t->last_free_bin;
+    __asm__("and $0, %1\n\tadd %1, %0" : "+r"(b), "+r"(after));
+#endif
+    return b;
+}
+
 XA_INLINE void *xa_malloc(size_t size) {
     if (likely(size <= XA_SMALL_MAX)) {
-        xa_tbin *b = &xa_tls.bins[xa_small_class(size)];
+        xa_tbin *b = xa_malloc_bin(&xa_tls, xa_small_class(size));
         if (likely(b->n != 0))
             return xa_tbin_pop(b);
     }
@@ -98,6 +114,7 @@ XA_INLINE void xa_free(void *p) {
     }
     stack[n] = p;
     b->n = n + 1;
+    t->last_free_bin = (uintptr_t)b;
     return;
 slow:
     xa_free_slow(p);
