@@ -38,7 +38,7 @@ XA_INLINE xa_tbin *xa_malloc_bin(xa_tsd *t, unsigned c) {
 XA_INLINE void *xa_malloc(size_t size) {
     if (likely(size <= XA_SMALL_MAX)) {
         xa_tbin *b = xa_malloc_bin(&xa_tls, xa_small_class(size));
-        if (likely(b->n != 0))
+        if (likely(b->top != NULL))
             return xa_tbin_pop(b);
     }
     return xa_malloc_slow(size);
@@ -102,7 +102,7 @@ XA_INLINE void xa_free(void *p) {
     __asm__("" : "+r"(b));
     void **stack = b->stack;
     unsigned n = b->n;
-    if (unlikely(n >= b->max || stack[(ptrdiff_t)n - 1] == p))
+    if (unlikely(n >= b->max || b->top == p))
         goto slow;
     if (unlikely(ch->arena_entry != t->arena_entry)) {
         unsigned nf = t->nforeign;              /* another arena's: queue it home */
@@ -113,6 +113,7 @@ XA_INLINE void xa_free(void *p) {
         return;
     }
     stack[n] = p;
+    b->top = p;
     b->n = n + 1;
     t->last_free_bin = (uintptr_t)b;
     return;

@@ -93,6 +93,7 @@ XA_NOINLINE static void tsd_init(xa_tsd *t) {
         stacks[off] = NULL;
         t->bins[c].stack = stacks + off + 1;
         t->bins[c].n = 0;
+        t->bins[c].top = NULL;
         t->bins[c].cap = (uint16_t)bin_capacity(c);
         t->bins[c].max = c < XA_NSMALL ? t->bins[c].cap : 0;
         off += t->bins[c].cap + 1u;
@@ -154,6 +155,7 @@ static void tbin_flush(xa_tsd *t, unsigned c, unsigned nflush) {
     }
     memmove(items, items + nflush, (b->n - nflush) * sizeof(void *));
     b->n -= nflush;
+    xa_tbin_sync_top(b);
     t->narena[c] -= nflush;
     if (b->n < b->low)
         b->low = (uint16_t)b->n;
@@ -223,6 +225,7 @@ void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c) {
         if (b->n == 0)
             return NULL;
         p = b->stack[--b->n];
+        xa_tbin_sync_top(b);
     } else {
         bool zeroed;
         p = xa_arena_large_alloc(t->arena, c, XA_PAGE, &zeroed);
@@ -307,6 +310,7 @@ bool xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p) {
         t->large_cached += size;
     }
     b->stack[b->n++] = p;
+    b->top = p;
     return true;
 }
 

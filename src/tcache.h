@@ -8,13 +8,14 @@
 
 #include "arena.h"
 
-/* 32 bytes, so a bin's address is one shift off the thread's state. The
- * counts are 32-bit: 16-bit ones cost the fast paths a zero-extension per
- * use. */
+/* The counts are 32-bit: 16-bit ones cost the fast paths a zero-extension
+ * per use. */
 typedef struct xa_tbin {
+    /* stack[n - 1], or NULL when empty: malloc's block is one load away,
+     * not two (the count, then the stack slot). */
+    void *top;
     void **stack;             /* stack[0 .. n) cached blocks, newest on top;
-                                 stack[-1] is NULL, so the free path's "is p
-                                 on top" test needs no n != 0 test */
+                                 stack[-1] is NULL */
     uint32_t n;
     uint32_t max;             /* what the fast paths may fill to; 0: slow path only */
     uint16_t low;             /* fewest cached since the last GC pass: idle blocks */
@@ -24,18 +25,23 @@ typedef struct xa_tbin {
     uint64_t nmalloc;         /* served by this thread: a plain counter, no atomic */
 } xa_tbin;
 
-_Static_assert(sizeof(xa_tbin) == 32, "a bin is 32 bytes");
+/* After any change to a bin's stack or count outside the fast paths. */
+XA_INLINE void xa_tbin_sync_top(xa_tbin *b) {
+    b->top = b->stack[(ptrdiff_t)b->n - 1];
+}
 
 /* Pop a cached block (the bin must not be empty). */
 XA_INLINE void *xa_tbin_pop(xa_tbin *b) {
+    void *p = b->top;
     void **stack = b->stack;          /* loads first: fewer reloads after the stores */
     unsigned n = b->n - 1u;
     uint64_t nmalloc = b->nmalloc;
+    b->top = stack[(ptrdiff_t)n - 1];
     b->n = n;
     b->nmalloc = nmalloc + 1;
     if (unlikely(n < b->low))
         b->low = (uint16_t)n;
-    return stack[n];
+    return p;
 }
 
 enum xa_tsd_state {
