@@ -54,14 +54,15 @@ XA_INLINE uintptr_t xa_map_entry_of(const xa_chunk *ch, const void *p) {
 }
 
 /* Whether p starts region reg of live run r (class c): the start of one of
- * its nregs regions (a multiply, no division), so neither before the run
+ * its nregs regions (one multiply, no division), so neither before the run
  * nor in the tail a slab's last region leaves unused (a block there would
  * overlap the next run). A large run is one region. Free runs and dead
  * descriptors carry class XA_CLASS_NONE and fail the caller's class test. */
 XA_INLINE bool xa_region_start(const xa_run *r, unsigned c, const void *p, unsigned *reg) {
-    size_t roff = (size_t)((const char *)p - r->addr);
-    *reg = xa_region_index(c, roff);
-    return *reg < r->nregs && (size_t)*reg * xa_class_divisor[c].size == roff;
+    uint64_t index;
+    bool exact = xa_region_exact(c, (size_t)((const char *)p - r->addr), &index);
+    *reg = (unsigned)index;
+    return exact && index < r->nregs;
 }
 
 /* The run of a live xalloc block p, given p's map entry e; NULL when p does

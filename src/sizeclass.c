@@ -3,7 +3,7 @@
 #include "sizeclass.h"
 
 uint32_t xa_class_size[XA_NCLASSES];
-xa_class_div xa_class_divisor[XA_NCLASSES];
+uint64_t xa_class_magic[XA_NCLASSES];
 xa_slab_geom xa_slab_geom_of[XA_NSMALL];
 uint8_t xa_class_lookup[XA_LOOKUP_SIZE];
 _Static_assert(XA_SMALL_MAX / 8 < XA_LOOKUP_SIZE, "lookup table covers the small sizes");
@@ -46,10 +46,7 @@ void xa_sizeclass_init(void) {
             xa_class_size[c++] = s;
         }
     for (c = 0; c < XA_NCLASSES; c++)
-        xa_class_divisor[c] = (xa_class_div){
-            .recip = (uint32_t)(((uint64_t)1 << 32) / xa_class_size[c] + 1),
-            .size = xa_class_size[c],
-        };
+        xa_class_magic[c] = UINT64_MAX / xa_class_size[c] + 1;
     for (c = 0; c < XA_NSMALL; c++)
         choose_geometry(c);
     unsigned cls = 0;

@@ -22,14 +22,13 @@ typedef struct xa_slab_geom {
 } xa_slab_geom;
 
 extern uint32_t xa_class_size[XA_NCLASSES];
-/* What the free path's region test needs of a class, side by side (one
- * table address to form): recip = floor(2^32 / size) + 1 turns a byte
- * offset into a region index without a division. */
-typedef struct xa_class_div {
-    uint32_t recip;
-    uint32_t size;
-} xa_class_div;
-extern xa_class_div xa_class_divisor[XA_NCLASSES];
+/* Per class, magic = floor((2^64 - 1) / size) + 1: for an offset below
+ * 2^32, offset / size is the high half of the 128-bit product
+ * offset * magic, and size divides offset exactly when the low half is
+ * below magic (Lemire, Kaser and Kurz, "Faster remainder by direct
+ * computation", 2019). One multiply gives the free path both the region
+ * index and whether the pointer starts a region. */
+extern uint64_t xa_class_magic[XA_NCLASSES];
 extern xa_slab_geom xa_slab_geom_of[XA_NSMALL];
 /* (size + 7) / 8 -> class for sizes up to XA_SMALL_MAX, padded to a power
  * of two so the index mask below proves every read in bounds. */
@@ -65,7 +64,18 @@ XA_INLINE unsigned xa_size_class(size_t n) {
 /* Region index of a byte offset inside a run of class c (exact for every
  * offset inside a slab; for large runs only offset 0 maps back to 0). */
 XA_INLINE unsigned xa_region_index(unsigned c, size_t offset) {
-    return (unsigned)(((uint64_t)offset * xa_class_divisor[c].recip) >> 32);
+    return (unsigned)(((unsigned __int128)offset * xa_class_magic[c]) >> 64);
+}
+
+/* Whether offset is a multiple of class c's size, with offset / size in
+ * *index. Exact below 2^32; larger offsets (a pointer before the run
+ * wraps to one) give an index of at least 2^32 / size, past every run's
+ * region count, which the caller compares. */
+XA_INLINE bool xa_region_exact(unsigned c, size_t offset, uint64_t *index) {
+    uint64_t magic = xa_class_magic[c];
+    unsigned __int128 q = (unsigned __int128)offset * magic;
+    *index = (uint64_t)(q >> 64);
+    return (uint64_t)q < magic;
 }
 
 #endif

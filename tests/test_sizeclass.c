@@ -123,6 +123,31 @@ static void test_region_index(void **state)
         assert_int_equal(xa_region_index(c, 0), 0);
 }
 
+/* The free path's region-start test: for every class and offsets across
+ * a chunk (every byte of the first MiB, then every 7th), exact exactly
+ * when the offset is a multiple of the size, with the quotient as the
+ * index; offsets before a run (wrapped to huge values) give an index past
+ * any run's region count. */
+static void test_region_exact(void **state)
+{
+    for (unsigned c = 0; c < XA_NCLASSES; c++) {
+        size_t size = xa_class_size[c];
+        uint64_t index;
+        for (size_t off = 0; off < XA_CHUNK; off += off < (1u << 20) ? 1 : 7) {
+            bool exact = xa_region_exact(c, off, &index);
+            if (exact != (off % size == 0) || index != off / size)
+                fail_msg("class %u (%zu): offset %zu -> exact %d index %llu", c, size, off,
+                         exact, (unsigned long long)index);
+        }
+        for (size_t back = 1; back <= XA_CHUNK; back += 61) {
+            xa_region_exact(c, (size_t)0 - back, &index);
+            if (index < XA_BITMAP_MAX_BITS)
+                fail_msg("class %u (%zu): offset -%zu -> index %llu", c, size, back,
+                         (unsigned long long)index);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -131,6 +156,7 @@ int main(void)
         cmocka_unit_test(test_internal_waste),
         cmocka_unit_test(test_slab_geometry),
         cmocka_unit_test(test_region_index),
+        cmocka_unit_test(test_region_exact),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
