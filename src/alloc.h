@@ -69,12 +69,13 @@ XA_INLINE bool xa_region_start(const xa_run *r, unsigned c, const void *p, unsig
  * not start one (foreign, interior, free run, header, or a region the slab
  * bitmap says is free: a double free). The class comes from the entry and
  * must be the descriptor's (interior entries of free and large runs may be
- * stale). Large runs read as bit 0 taken (arena.c clears that word), so one
- * test serves both kinds. */
+ * stale). A class byte past the last class (XA_CLASS_NONE) fails the
+ * region test. Large runs read as bit 0 taken (arena.c clears that word),
+ * so one test serves both kinds. */
 XA_INLINE xa_run *xa_live_run(uintptr_t e, const void *p) {
     xa_run *r = xa_map_run(e);
     unsigned c = xa_map_class(e), reg;
-    if (unlikely(r == NULL || c >= XA_NCLASSES || r->sizeclass != c ||
+    if (unlikely(r == NULL || r->sizeclass != c ||
                  !xa_region_start(r, c, p, &reg) || xa_bitmap_is_free(&r->bitmap, reg)))
         return NULL;
     return r;

@@ -3,7 +3,7 @@
 #include "sizeclass.h"
 
 uint32_t xa_class_size[XA_NCLASSES];
-uint64_t xa_class_magic[XA_NCLASSES];
+uint64_t xa_class_magic[XA_CLASS_BYTE_VALUES];
 xa_slab_geom xa_slab_geom_of[XA_NSMALL];
 uint8_t xa_class_lookup[XA_LOOKUP_SIZE];
 _Static_assert(XA_SMALL_MAX / 8 < XA_LOOKUP_SIZE, "lookup table covers the small sizes");

@@ -27,8 +27,12 @@ extern uint32_t xa_class_size[XA_NCLASSES];
  * offset * magic, and size divides offset exactly when the low half is
  * below magic (Lemire, Kaser and Kurz, "Faster remainder by direct
  * computation", 2019). One multiply gives the free path both the region
- * index and whether the pointer starts a region. */
-extern uint64_t xa_class_magic[XA_NCLASSES];
+ * index and whether the pointer starts a region. The table covers every
+ * value of a class byte; past the last class magic is 0, so no offset is
+ * exact and the free path needs no range test of the class it reads from
+ * a page map entry. */
+#define XA_CLASS_BYTE_VALUES 256
+extern uint64_t xa_class_magic[XA_CLASS_BYTE_VALUES];
 extern xa_slab_geom xa_slab_geom_of[XA_NSMALL];
 /* (size + 7) / 8 -> class for sizes up to XA_SMALL_MAX, padded to a power
  * of two so the index mask below proves every read in bounds. */

@@ -146,6 +146,14 @@ static void test_region_exact(void **state)
                          (unsigned long long)index);
         }
     }
+    /* Class bytes of no class (XA_CLASS_NONE in free runs and headers)
+     * never start a region. */
+    for (unsigned c = XA_NCLASSES; c < XA_CLASS_BYTE_VALUES; c++) {
+        uint64_t index;
+        for (size_t off = 0; off < XA_CHUNK; off += 4096)
+            if (xa_region_exact(c, off, &index))
+                fail_msg("class byte %u: offset %zu starts a region", c, off);
+    }
 }
 
 int main(void)
