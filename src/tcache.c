@@ -158,7 +158,7 @@ static void tbin_flush(xa_tsd *t, unsigned c, unsigned nflush) {
     xa_tbin_sync_top(b);
     t->narena[c] -= nflush;
     if (b->n < b->low)
-        b->low = (uint16_t)b->n;
+        b->low = b->n;
     t->nflushes++;
 }
 
@@ -204,7 +204,7 @@ static void tcache_gc(xa_tsd *t) {
         unsigned idle = b->low < b->n ? b->low : b->n;
         if (idle)
             tbin_flush(t, c, idle - idle / 4);
-        b->low = (uint16_t)b->n;
+        b->low = b->n;
     }
 }
 

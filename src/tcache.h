@@ -18,7 +18,7 @@ typedef struct xa_tbin {
                                  stack[-1] is NULL */
     uint32_t n;
     uint32_t max;             /* what the fast paths may fill to; 0: slow path only */
-    uint16_t low;             /* fewest cached since the last GC pass: idle blocks */
+    uint32_t low;             /* fewest cached since the last GC pass: idle blocks */
     uint16_t cap;             /* capacity; 0: class not cached. Large classes have
                                  max 0: their frees take the slow path, which
                                  scans the few cached ones for a double free */
@@ -40,7 +40,7 @@ XA_INLINE void *xa_tbin_pop(xa_tbin *b) {
     b->n = n;
     b->nmalloc = nmalloc + 1;
     if (unlikely(n < b->low))
-        b->low = (uint16_t)n;
+        b->low = n;
     return p;
 }
 
