@@ -1,7 +1,7 @@
 /* Chunks: 4 MiB of address space, 4 MiB-aligned, owned by one arena. The
  * first two pages are the header: the owning arena and a page map with one
  * entry per page, pointing at the descriptor of the run that covers it and
- * carrying its size class in the top byte. User data never shares a page
+ * carrying its size class in the low byte. User data never shares a page
  * with metadata.
  *
  *   pointer -> chunk (mask) -> map[page] -> class : one load,
@@ -78,28 +78,30 @@ typedef struct xa_chunk {
 } xa_chunk;
 
 /* A map entry: the descriptor's address (below 2^56 in any x86-64 or
- * AArch64 user address space) with its class in the top byte, as it was
- * when the entry was set. The free path picks its cache bin from the
- * entry, so the bin's address waits on one load instead of two (the
- * descriptor is read in parallel, for the validation). Stale entries may
- * carry an old class: readers compare it with the descriptor's. */
-#define XA_MAP_CLASS_SHIFT 56
+ * AArch64 user address space) shifted up a byte, with its class in the
+ * low byte, as it was when the entry was set. The free path picks its
+ * cache bin from the entry, so the bin's address waits on one load
+ * instead of two (the descriptor is read in parallel, for the
+ * validation); splitting the entry is a byte move and a shift whose zero
+ * flag is the no-descriptor test. Stale entries may carry an old class:
+ * readers compare it with the descriptor's. */
+#define XA_MAP_CLASS_BITS 8
 
 XA_INLINE uintptr_t xa_map_entry(const xa_run *r) {
-    return r ? (uintptr_t)r | (uintptr_t)r->sizeclass << XA_MAP_CLASS_SHIFT : 0;
+    return r ? (uintptr_t)r << XA_MAP_CLASS_BITS | r->sizeclass : 0;
 }
 
 XA_INLINE xa_run *xa_map_run(uintptr_t e) {
-    return (xa_run *)(e & (((uintptr_t)1 << XA_MAP_CLASS_SHIFT) - 1));
+    return (xa_run *)(e >> XA_MAP_CLASS_BITS);
 }
 
 XA_INLINE unsigned xa_map_class(uintptr_t e) {
-    return (unsigned)(e >> XA_MAP_CLASS_SHIFT);
+    return (unsigned)(uint8_t)e;
 }
 
 /* The header word of an arena: its address, class XA_CLASS_NONE. */
 XA_INLINE uintptr_t xa_arena_entry(const struct xa_arena *a) {
-    return (uintptr_t)a | (uintptr_t)XA_CLASS_NONE << XA_MAP_CLASS_SHIFT;
+    return (uintptr_t)a << XA_MAP_CLASS_BITS | XA_CLASS_NONE;
 }
 
 _Static_assert(offsetof(xa_chunk, map) == XA_HEADER_PAGES * sizeof(uintptr_t),
