@@ -139,8 +139,8 @@ static const char *diagnose(const void *p) {
 XA_NOINLINE void xa_free_slow(void *p) {
     if (p == NULL)
         return;
-    int saved = errno;
     if (((uintptr_t)p & XA_CHUNK_MASK) == 0) {
+        int saved = errno;
         size_t usable = xa_huge_usable(p);
         if (usable && unlikely(xa_opt.junk))
             memset(p, 0x5a, usable);
@@ -154,10 +154,16 @@ XA_NOINLINE void xa_free_slow(void *p) {
     }
     xa_run *r = xa_lookup_fast(p);
     if (r == NULL) {
+        int saved = errno;
         xa_report_pointer(diagnose(p), p);
         errno = saved;
         return;
     }
+    xa_free_live(p, r);
+}
+
+XA_NOINLINE void xa_free_live(void *p, xa_run *r) {
+    int saved = errno;
     unsigned c = r->sizeclass;
     xa_tsd *t = xa_tsd_get();
     if (t && c < XA_NSMALL && t->bins[c].cap && xa_chunk_arena(xa_chunk_of(p)) != t->arena) {

@@ -9,6 +9,8 @@
 
 void *xa_malloc_slow(size_t size);
 void  xa_free_slow(void *p);
+/* The rest of free for p, a live block of run r (validated). */
+void  xa_free_live(void *p, xa_run *r);
 void *xa_calloc(size_t nmemb, size_t size);
 void *xa_realloc(void *p, size_t size);
 /* alignment: a power of two (callers check). */
@@ -87,16 +89,21 @@ XA_INLINE xa_run *xa_lookup_fast(const void *p) {
 
 /* Fast: a live block of this thread's arena goes onto its class's cache
  * stack; another arena's small block onto the queue that takes it home.
- * Anything else (a full bin or queue, a double free at the top, no cache
- * yet, a bad pointer, NULL, huge) takes the slow path. The validation
- * (ending with the relaxed atomic bitmap read) comes first, the bin after
- * it, so little stays live across the atomic load. */
+ * A live block that cannot be cached that way (a full bin or queue, a
+ * large class, the top of its bin again, no cache yet) goes on validated,
+ * without a second lookup; anything else (a bad pointer, NULL, huge)
+ * takes the slow path. The validation (ending with the relaxed atomic
+ * bitmap read) comes first, the bin after it, so little stays live across
+ * the atomic load. */
 XA_INLINE void xa_free(void *p) {
     const xa_chunk *ch = xa_chunk_of(p);
     uintptr_t e = xa_map_entry_of(ch, p);
     unsigned c = xa_map_class(e);
-    if (unlikely(xa_live_run(e, p) == NULL))
-        goto slow;
+    xa_run *r = xa_live_run(e, p);
+    if (unlikely(r == NULL)) {
+        xa_free_slow(p);
+        return;
+    }
     xa_tsd *t = &xa_tls;
     xa_tbin *b = &t->bins[c];
     /* Opaque to the compiler, so it keeps the address in a register rather
@@ -120,7 +127,7 @@ XA_INLINE void xa_free(void *p) {
     t->last_free_bin = (uintptr_t)b;
     return;
 slow:
-    xa_free_slow(p);
+    xa_free_live(p, r);
 }
 
 #endif
