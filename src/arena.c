@@ -78,8 +78,10 @@ static int addr_cmp(const xa_rb_node *x, const xa_rb_node *y) {
 
 static xa_run *desc_alloc(xa_arena *a, size_t size) {
     xa_run *r = xa_base_alloc(&a->base, size);
-    if (r)
+    if (r) {
         r->desc_size = (uint16_t)size;
+        r->arena = (uint16_t)a->index;
+    }
     return r;
 }
 

@@ -13,6 +13,8 @@
 #include "sizeclass.h"
 
 #define XA_MAX_ARENAS 256
+/* A thread state's arena index before it has an arena: no arena's. */
+#define XA_NO_ARENA 0xffffffffu
 
 typedef struct xa_bin {
     xa_mutex lock;

@@ -68,7 +68,7 @@ static size_t round_large(size_t bytes) {
 XA_NOINLINE static void tsd_init(xa_tsd *t) {
     t->state = XA_TSD_INITIALIZING;
     t->arena = xa_arena_get(xa_tsd_next_arena());
-    t->arena_entry = xa_arena_entry(t->arena);
+    t->arena_index = t->arena ? t->arena->index : XA_NO_ARENA;
     if (t->arena == NULL) {
         t->state = XA_TSD_UNINIT;
         return;
@@ -113,7 +113,7 @@ xa_tsd *xa_tsd_get_slow(void) {
         if (t->state == XA_TSD_UNINIT)
             return NULL;
         t->arena = xa_arena_get(xa_tsd_next_arena());
-        t->arena_entry = xa_arena_entry(t->arena);
+        t->arena_index = t->arena ? t->arena->index : XA_NO_ARENA;
         if (t->arena == NULL)
             return NULL;
     }

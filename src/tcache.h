@@ -75,7 +75,7 @@ enum xa_tsd_state {
 typedef struct xa_tsd {
     xa_tbin bins[XA_NCLASSES];
     xa_arena *arena;
-    uintptr_t arena_entry;            /* xa_arena_entry(arena): chunk headers hold it */
+    uint32_t arena_index;             /* arena's index; XA_NO_ARENA without one */
     uintptr_t last_free_bin;          /* the bin the last fast free pushed to (alloc.h) */
     uint32_t nforeign;
     void *foreign[XA_FOREIGN_MAX];
