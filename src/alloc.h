@@ -26,8 +26,9 @@ bool xa_owns(const void *p);
  * map load, while this bin's address is known at once: the CPU runs the
  * loads ahead and, when the classes match, must squash and replay them
  * (a memory-order violation). The false dependency (an always-forwarded
- * load, ANDed to zero) orders them instead: malloc/free pairs of mixed
- * sizes 6.6 -> 6.3 ns (bench_fastpath lifo), same-size pairs unchanged. */
+ * load, ANDed to zero) orders them instead: bench_fastpath pair 7.64 ->
+ * 7.23 ns, freed-at-once 6.11 -> 6.03 (Zen 5); a free that misses the
+ * cache now delays the next malloc (bench_scaling, 1 thread: -1.6 %). */
 XA_INLINE xa_tbin *xa_malloc_bin(xa_tsd *t, unsigned c) {
     xa_tbin *b = &t->bins[c];
 #if defined(__x86_64__)
