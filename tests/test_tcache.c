@@ -94,12 +94,12 @@ static void *fill_flush_body(void *arg)
     size_t curregs0 = bin->curregs;
     uint64_t fills0 = t->nfills;
 
-    /* The first malloc misses and fills half the bin. */
+    /* The first malloc misses and fills a quarter of the bin. */
     void *first = xa_malloc(SIZE);
     CHECK(res, first != NULL, "malloc");
     CHECK(res, t->nfills == fills0 + 1, "nfills %llu", (unsigned long long)t->nfills);
-    CHECK(res, b->n == b->cap / 2u - 1, "after fill n %u, max %u", b->n, b->cap);
-    CHECK(res, bin->curregs == curregs0 + b->cap / 2, "arena curregs %zu", bin->curregs);
+    CHECK(res, b->n == b->cap / 4u - 1, "after fill n %u, max %u", b->n, b->cap);
+    CHECK(res, bin->curregs == curregs0 + b->cap / 4, "arena curregs %zu", bin->curregs);
     CHECK(res, xa_usable_size(first) == SIZE, "usable %zu", xa_usable_size(first));
 
     unsigned total = 3 * b->cap;
