@@ -1,22 +1,48 @@
 #include "chunk.h"
 #include "pages.h"
 
-uint64_t xa_registry[XA_REGISTRY_BITS / 64];
+uint64_t xa_registry_limit;
+const uint8_t *xa_registry;
+static uint8_t *registry;             /* the same bytes, for the writers */
+static uint64_t registry_writable[XA_REGISTRY_BYTES / XA_PAGE / 64];   /* per page */
 
-static void registry_set(const void *chunk, bool on) {
+/* Reserve the registry once. Every caller, winner or not, publishes the
+ * limit before it registers anything, so a reader that can see a chunk's
+ * block (it got it after the registration) sees the limit too. */
+static bool registry_reserve(void) {
+    if (__atomic_load_n(&registry, __ATOMIC_ACQUIRE) == NULL) {
+        uint8_t *m = xa_pages_reserve_zeros(XA_REGISTRY_BYTES), *none = NULL;
+        if (m == NULL)
+            return false;
+        if (!__atomic_compare_exchange_n(&registry, &none, m, false, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE))
+            xa_pages_unmap(m, XA_REGISTRY_BYTES);   /* another thread's won */
+    }
+    __atomic_store_n(&xa_registry, registry, __ATOMIC_RELAXED);
+    __atomic_store_n(&xa_registry_limit, XA_REGISTRY_BYTES, __ATOMIC_RELEASE);
+    return true;
+}
+
+/* false when the OS refuses to make the byte's page writable. */
+static bool registry_set(const void *chunk, bool on) {
     uint64_t i = (uintptr_t)chunk >> XA_CHUNK_SHIFT;
-    uint64_t bit = (uint64_t)1 << (i % 64);
-    if (on)
-        __atomic_fetch_or(&xa_registry[i / 64], bit, __ATOMIC_RELEASE);
-    else
-        __atomic_fetch_and(&xa_registry[i / 64], ~bit, __ATOMIC_RELEASE);
+    uint64_t page = i >> XA_PAGE_SHIFT, bit = (uint64_t)1 << (page % 64);
+    uint64_t *w = &registry_writable[page / 64];
+    if (!(__atomic_load_n(w, __ATOMIC_ACQUIRE) & bit)) {
+        /* Marked only once writable; two threads may both make it so. */
+        if (!xa_pages_make_writable(registry + (page << XA_PAGE_SHIFT), XA_PAGE))
+            return false;
+        __atomic_fetch_or(w, bit, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&registry[i], (uint8_t)on, __ATOMIC_RELEASE);
+    return true;
 }
 
 xa_chunk *xa_chunk_new(struct xa_arena *arena, int thp) {
     xa_chunk *ch = xa_pages_map(XA_CHUNK, XA_CHUNK);
     if (ch == NULL)
         return NULL;
-    if ((uintptr_t)ch >> XA_CHUNK_SHIFT >= XA_REGISTRY_BITS) {
+    if ((uintptr_t)ch >> XA_CHUNK_SHIFT >= XA_REGISTRY_BYTES || !registry_reserve()) {
         /* Beyond 47 bits (5-level paging): the registry cannot vouch for it. */
         xa_pages_unmap(ch, XA_CHUNK);
         return NULL;
@@ -26,7 +52,10 @@ xa_chunk *xa_chunk_new(struct xa_arena *arena, int thp) {
         xa_pages_set_thp(ch, XA_CHUNK, thp);
     ch->arena_entry = xa_arena_entry(arena);   /* the page map stays untouched */
     ch->none_entry = xa_arena_entry(NULL);      /* until runs use it */
-    registry_set(ch, true);
+    if (!registry_set(ch, true)) {
+        xa_pages_unmap(ch, XA_CHUNK);
+        return NULL;
+    }
     return ch;
 }
 

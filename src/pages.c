@@ -12,6 +12,15 @@ static void *map_raw(size_t size, int extra_flags) {
     return p == MAP_FAILED ? NULL : p;
 }
 
+void *xa_pages_reserve_zeros(size_t size) {
+    void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+bool xa_pages_make_writable(void *addr, size_t size) {
+    return mprotect(addr, size, PROT_READ | PROT_WRITE) == 0;
+}
+
 void *xa_pages_map(size_t size, size_t alignment) {
     if (alignment <= XA_PAGE)
         return map_raw(size, 0);

@@ -9,6 +9,12 @@
  * two. Returns NULL (errno untouched by design of the caller) on failure. */
 void *xa_pages_map(size_t size, size_t alignment);
 void  xa_pages_unmap(void *addr, size_t size);
+/* size bytes of zeros, read-only: no commit charge, and reads of pages
+ * never made writable map the shared zero page. NULL on failure. */
+void *xa_pages_reserve_zeros(size_t size);
+/* Make [addr, addr + size) of such a reservation writable (charged from
+ * then on); false when the OS refuses. */
+bool  xa_pages_make_writable(void *addr, size_t size);
 /* Give the pages back to the OS; they read as zero afterwards. */
 void  xa_pages_purge(void *addr, size_t size);
 /* Grow or shrink a mapping in place; false when the neighbour is taken. */

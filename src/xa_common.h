@@ -12,6 +12,10 @@
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 #define XA_CACHELINE 64
+/* On declarations of data the fast paths read: -fvisibility=hidden covers
+ * definitions only, and a declaration the compiler may think preemptible
+ * is reached through the GOT (a lea, then the load) instead of directly. */
+#define XA_INTERNAL __attribute__((visibility("hidden")))
 
 /* Pages and chunks: chunks are 4 MiB, 4 MiB-aligned; the first
  * XA_HEADER_PAGES pages of a chunk hold its header and page map. */
