@@ -10,6 +10,8 @@ static uint64_t registry_writable[XA_REGISTRY_BYTES / XA_PAGE / 64];   /* per pa
  * limit before it registers anything, so a reader that can see a chunk's
  * block (it got it after the registration) sees the limit too. */
 static bool registry_reserve(void) {
+    if (__atomic_load_n(&xa_registry_limit, __ATOMIC_ACQUIRE))
+        return true;                  /* no store to the line every free reads */
     if (__atomic_load_n(&registry, __ATOMIC_ACQUIRE) == NULL) {
         uint8_t *m = xa_pages_reserve_zeros(XA_REGISTRY_BYTES), *none = NULL;
         if (m == NULL)
