@@ -516,16 +516,22 @@ static void remote_put_rest(xa_bin *bin, void *first) {
     remote_link(bin, first, last);
 }
 
-/* Take the whole remote list (bin lock held). */
+/* Take the whole remote list (bin lock held). The caller walks it anyway
+ * and uncounts the blocks it took (remote_uncount) as it goes: a separate
+ * counting walk touched every block twice. */
 static void *remote_take(xa_bin *bin) {
     if (__atomic_load_n(&bin->remote, __ATOMIC_RELAXED) == NULL)
         return NULL;
-    void *head = __atomic_exchange_n(&bin->remote, NULL, __ATOMIC_ACQUIRE);
-    size_t n = 0;
-    for (void *p = head; p; p = *(void **)p)
-        n++;
-    __atomic_fetch_sub(&bin->nremote, n, __ATOMIC_RELAXED);
-    return head;
+    return __atomic_exchange_n(&bin->remote, NULL, __ATOMIC_ACQUIRE);
+}
+
+/* n blocks left bin's remote list: statistics no longer count them free.
+ * Under the bin lock (which statistics take), or for blocks taken by an
+ * exchange; pushers count theirs before publishing, so the count never
+ * drops below the list's length. */
+static void remote_uncount(xa_bin *bin, size_t n) {
+    if (n)
+        __atomic_fetch_sub(&bin->nremote, n, __ATOMIC_RELAXED);
 }
 
 /* Put one region back into its slab (bin lock held); a slab that becomes
@@ -554,10 +560,12 @@ static void region_put(xa_bin *bin, void *p, xa_run **empty) {
 
 /* Every block on the remote list back into its slab (bin lock held). */
 static void remote_put_back(xa_bin *bin, xa_run **empty) {
-    for (void *p = remote_take(bin), *next; p; p = next) {
+    size_t n = 0;
+    for (void *p = remote_take(bin), *next; p; p = next, n++) {
         next = *(void **)p;
         region_put(bin, p, empty);
     }
+    remote_uncount(bin, n);
 }
 
 static void release_empty(xa_arena *a, xa_run *empty) {
@@ -601,7 +609,7 @@ static unsigned take_from_other_arenas(xa_arena *a, unsigned c, void **out, unsi
             p = *(void **)p;
             took++;
         }
-        __atomic_fetch_sub(&b->bins[c].nremote, took, __ATOMIC_RELAXED);
+        remote_uncount(&b->bins[c], took);
         if (p)                        /* the rest goes back, still counted */
             remote_put_rest(&b->bins[c], p);
     }
@@ -632,13 +640,15 @@ unsigned xa_arena_fill(xa_arena *a, unsigned c, void **out, unsigned want, uint6
     xa_mutex_lock(&bin->lock);
     /* Remote-freed blocks first: still taken in the bitmaps, they go
      * straight to the caller; what is left over returns to the slabs. */
-    for (void *p = remote_take(bin), *next; p; p = next) {
+    size_t taken_remote = 0;
+    for (void *p = remote_take(bin), *next; p; p = next, taken_remote++) {
         next = *(void **)p;
         if (got < want)
             out[got++] = p;
         else
             region_put(bin, p, &empty);
     }
+    remote_uncount(bin, taken_remote);
     unsigned reused = got;
     while (got < want) {
         xa_run *r = bin->cur;
