@@ -409,8 +409,7 @@ void *xa_arena_large_alloc(xa_arena *a, unsigned c, size_t alignment, bool *zero
     xa_run *r = run_alloc(a, size >> XA_PAGE_SHIFT, alignment >> XA_PAGE_SHIFT, XA_RUN_DESC_SIZE,
                           c, false);
     if (r) {
-        r->kind = XA_RUN_LARGE;
-        r->sizeclass = (uint8_t)c;
+        r->kind = XA_RUN_LARGE;       /* run_alloc set the class */
         r->nregs = 1;                 /* the free path's region test: one region */
         xa_bitmap_word_set(&r->bitmap, 0, 0);   /* the free path's bitmap test reads "taken" */
         a->large_allocated += size;
