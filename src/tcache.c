@@ -65,10 +65,15 @@ static size_t round_large(size_t bytes) {
     return bytes < XA_LARGE_MIN ? XA_LARGE_MIN : bytes;
 }
 
-XA_NOINLINE static void tsd_init(xa_tsd *t) {
-    t->state = XA_TSD_INITIALIZING;
+/* The next arena round robin, and its index for free's fast path. */
+static void bind_arena(xa_tsd *t) {
     t->arena = xa_arena_get(xa_tsd_next_arena());
     t->arena_index = t->arena ? t->arena->index : XA_NO_ARENA;
+}
+
+XA_NOINLINE static void tsd_init(xa_tsd *t) {
+    t->state = XA_TSD_INITIALIZING;
+    bind_arena(t);
     if (t->arena == NULL) {
         t->state = XA_TSD_UNINIT;
         return;
@@ -112,8 +117,7 @@ xa_tsd *xa_tsd_get_slow(void) {
         /* Still setting up (recursion) or exiting without an arena. */
         if (t->state == XA_TSD_UNINIT)
             return NULL;
-        t->arena = xa_arena_get(xa_tsd_next_arena());
-        t->arena_index = t->arena ? t->arena->index : XA_NO_ARENA;
+        bind_arena(t);
         if (t->arena == NULL)
             return NULL;
     }
