@@ -166,7 +166,7 @@ XA_NOINLINE void xa_free_live(void *p, xa_run *r) {
     int saved = errno;
     unsigned c = r->sizeclass;
     xa_tsd *t = xa_tsd_get();
-    if (t && c < XA_NSMALL && t->bins[c].cap && xa_chunk_arena(xa_chunk_of(p)) != t->arena) {
+    if (t && c < XA_NSMALL && t->bins[c].cap && r->arena != t->arena_index) {
         bool twice = false;           /* queued already: the whole queue is compared */
         for (unsigned i = 0; i < t->nforeign && !twice; i++)
             twice = t->foreign[i] == p;
