@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -184,8 +185,13 @@ static __attribute__((unused)) uint64_t bench_pick(const struct bench_opts *o, u
     return v < 1.0 ? 1 : (uint64_t)v;
 }
 
+/* CPUs this process may run on: under taskset or a container's cpuset
+ * that is fewer than the machine has online. */
 static __attribute__((unused)) int bench_ncpus(void)
 {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : (int)n;
 }
