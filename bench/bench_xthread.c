@@ -232,6 +232,8 @@ int main(int argc, char **argv)
     if (n != per * (uint64_t)P * BATCH)
         bench_fail("freed %llu blocks, expected %llu", (unsigned long long)n,
                    (unsigned long long)(per * (uint64_t)P * BATCH));
+    if (atomic_load(&live_bytes) != 0)
+        bench_fail("live bytes do not add up: %zu left", atomic_load(&live_bytes));
     pthread_barrier_destroy(&start);
     free(pr);
     free(ct);
