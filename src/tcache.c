@@ -10,7 +10,7 @@ __thread xa_tsd xa_tls __attribute__((tls_model("initial-exec")));
 static pthread_key_t tsd_key;
 static unsigned next_arena;
 static unsigned ncaching;             /* atomic: threads with a cache */
-static size_t large_budget = XA_TCACHE_LARGE_BYTES;   /* atomic: follows ncaching */
+size_t xa_tcache_large_budget_bytes = XA_TCACHE_LARGE_BYTES;   /* atomic: follows ncaching */
 
 /* A thread got (+1) or gave up (-1) its cache: share the budget anew, here
  * rather than on every free (a division). */
@@ -18,11 +18,7 @@ static void caching_threads(int delta) {
     unsigned n = __atomic_add_fetch(&ncaching, (unsigned)delta, __ATOMIC_RELAXED);
     size_t b = XA_TCACHE_LARGE_TOTAL / (n ? n : 1);
     b = b > XA_TCACHE_LARGE_BYTES ? XA_TCACHE_LARGE_BYTES : b < XA_TCACHE_LARGE_MIN ? XA_TCACHE_LARGE_MIN : b;
-    __atomic_store_n(&large_budget, b, __ATOMIC_RELAXED);
-}
-
-size_t xa_tcache_large_budget(void) {
-    return __atomic_load_n(&large_budget, __ATOMIC_RELAXED);
+    __atomic_store_n(&xa_tcache_large_budget_bytes, b, __ATOMIC_RELAXED);
 }
 
 /* Blocks cached per class: about 32 KiB worth, 8 to 200 blocks. Large
@@ -172,7 +168,6 @@ static void tbin_flush(xa_tsd *t, unsigned c, unsigned nflush) {
  * path only: large classes take the slow path on every call, and reading
  * it each time was 5 % of bench_oversub's instructions. */
 #define GC_INTERVAL_MS 100
-#define GC_CLOCK_EVERY 16
 
 /* A thread that has flushed overflowing bins TEARDOWN_FLUSHES times in a
  * row with no malloc slow path in between is freeing what it built (a
@@ -190,7 +185,7 @@ static void tbin_flush(xa_tsd *t, unsigned c, unsigned nflush) {
 static void foreign_flush(xa_tsd *t, bool into_slabs);
 
 static void tcache_gc(xa_tsd *t) {
-    if (++t->gc_ticks % GC_CLOCK_EVERY != 0)
+    if (++t->gc_ticks % XA_GC_CLOCK_EVERY != 0)
         return;
     uint64_t now = xa_now_ms();
     if (now - t->last_gc_ms < GC_INTERVAL_MS)

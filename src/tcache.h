@@ -113,7 +113,39 @@ XA_INLINE xa_tsd *xa_tsd_get(void) {
 }
 
 /* The large-class byte budget of each thread now. */
-size_t xa_tcache_large_budget(void);
+extern XA_INTERNAL size_t xa_tcache_large_budget_bytes;   /* atomic */
+XA_INLINE size_t xa_tcache_large_budget(void) {
+    return __atomic_load_n(&xa_tcache_large_budget_bytes, __ATOMIC_RELAXED);
+}
+
+/* The slow paths read the clock for the GC once per XA_GC_CLOCK_EVERY. */
+#define XA_GC_CLOCK_EVERY 16
+
+/* Whether bin b holds p (a large bin: a handful of blocks). */
+XA_INLINE bool xa_tbin_holds(const xa_tbin *b, const void *p) {
+    for (unsigned i = 0; i < b->n; i++)
+        if (b->stack[i] == p)
+            return true;
+    return false;
+}
+
+/* A freed large block into its bin when the bin has room and the thread
+ * stays within its large-class budget: most large frees, without the
+ * flushes of xa_tcache_free_slow. False: take that path (also once per
+ * XA_GC_CLOCK_EVERY, so that its GC clock keeps ticking). The caller
+ * checked that p is not in the bin already. */
+XA_INLINE bool xa_tcache_put_large(xa_tsd *t, unsigned c, void *p) {
+    xa_tbin *b = &t->bins[c];
+    size_t cached = t->large_cached + xa_class_size[c];
+    unsigned tick = t->gc_ticks + 1;
+    if (b->n >= b->cap || cached > xa_tcache_large_budget() || tick % XA_GC_CLOCK_EVERY == 0)
+        return false;
+    t->gc_ticks = tick;
+    b->stack[b->n++] = p;
+    b->top = p;
+    t->large_cached = cached;
+    return true;
+}
 
 /* Refill an empty bin from the arena; returns a block or NULL. */
 void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c);
