@@ -62,6 +62,19 @@ static void count_resize(size_t old, size_t new) {
 }
 
 XA_NOINLINE void *xa_malloc_slow(size_t size) {
+    if (size <= XA_LARGE_MAX) {
+        /* A cached large block first, as malloc's inline path does for small
+         * ones: a bin with a top is set up and non-empty (uncached classes
+         * and a thread without a cache have none). */
+        unsigned c = xa_size_class(size);
+        xa_tsd *t = &xa_tls;
+        xa_tbin *b = &t->bins[c];
+        if (c >= XA_NSMALL && b->top != NULL) {
+            t->flush_streak = 0;
+            t->large_cached -= xa_class_size[c];
+            return xa_tbin_pop(b);
+        }
+    }
     if (unlikely(!xa_ensure_init()))
         return oom();
     if (size > XA_LARGE_MAX) {
@@ -78,15 +91,8 @@ XA_NOINLINE void *xa_malloc_slow(size_t size) {
     xa_tsd *t = xa_tsd_get();
     void *p;
     if (t && t->bins[c].cap) {
-        xa_tbin *b = &t->bins[c];
         t->flush_streak = 0;          /* still allocating: not a teardown */
-        if (b->n == 0) {
-            p = xa_tcache_alloc_slow(t, c);
-        } else {
-            p = xa_tbin_pop(b);
-            if (c >= XA_NSMALL)
-                t->large_cached -= xa_class_size[c];
-        }
+        p = xa_tcache_alloc_slow(t, c);   /* the bin is empty: no top above */
     } else {
         bool zeroed;
         p = arena_alloc(t ? t->arena : xa_arena_get(0), c, &zeroed);
