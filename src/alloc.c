@@ -178,7 +178,8 @@ XA_NOINLINE void xa_free_live(void *p, xa_run *r) {
         xa_tcache_put_large(t, c, p))
         return;
     int saved = errno;
-    if (t && c < XA_NSMALL && t->bins[c].cap && r->arena != t->arena_index) {
+    if (t && c < XA_NSMALL && t->bins[c].cap && r->arena != t->arena_index &&
+        !xa_tcache_keeps_foreign(&t->bins[c], c)) {
         bool twice = false;           /* queued already: the whole queue is compared */
         for (unsigned i = 0; i < t->nforeign && !twice; i++)
             twice = t->foreign[i] == p;

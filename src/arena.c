@@ -604,11 +604,10 @@ static void release_empty(xa_arena *a, xa_run *empty) {
  * when freed. Classes under a cache line are left alone: their neighbours
  * on the same line may be in use by a thread of the other arena (passive
  * false sharing, which the foreign queues exist to avoid). */
-#define TAKE_OTHERS_MIN_SIZE 64
 
 static unsigned take_from_other_arenas(xa_arena *a, unsigned c, void **out, unsigned want) {
     unsigned got = 0;
-    if (xa_class_size[c] < TAKE_OTHERS_MIN_SIZE)
+    if (c < XA_SUBLINE_CLASSES)
         return 0;
     unsigned limit = __atomic_load_n(&arenas_limit, __ATOMIC_ACQUIRE);
     for (unsigned i = 0; i < limit && got < want; i++) {

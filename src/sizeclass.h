@@ -13,6 +13,10 @@
 #define XA_LARGE_MIN   ((size_t)16384)
 #define XA_LARGE_MAX   ((size_t)2 << 20)
 #define XA_SLAB_MAX_PAGES 16
+/* Classes under a cache line (8, 16, 32, 48 B): two threads' blocks of
+ * these can share a line, so they never cross from one arena's threads to
+ * another's (passive false sharing). test_sizeclass checks the count. */
+#define XA_SUBLINE_CLASSES 4
 
 /* Slab geometry of a small class: chosen so the tail left over after the
  * last region is at most 1/64 of the slab. */

@@ -121,8 +121,11 @@ xa_tsd *xa_tsd_get_slow(void) {
 }
 
 /* Return stack[0 .. nflush) of bin c to the owning arenas, one bin lock per
- * arena per batch; the rest slides down. */
-static void tbin_flush(xa_tsd *t, unsigned c, unsigned nflush) {
+ * arena per batch; the rest slides down. Blocks of other arenas (kept by
+ * xa_tcache_keeps_foreign) go onto their bins' remote lists, or, in a full
+ * flush (into_slabs: thread exit, trim), into their slabs when the bin's
+ * lock is free, as foreign_flush does. */
+static void tbin_flush(xa_tsd *t, unsigned c, unsigned nflush, bool into_slabs) {
     xa_tbin *b = &t->bins[c];
     void **items = b->stack;
     if (c < XA_NSMALL) {
@@ -136,7 +139,7 @@ static void tbin_flush(xa_tsd *t, unsigned c, unsigned nflush) {
                     items[i] = items[j];
                     items[j++] = tmp;
                 }
-            if (a == t->arena)
+            if (a == t->arena || into_slabs)
                 xa_arena_small_free(a, c, items + done, j - done);
             else
                 xa_arena_small_free_remote(a, c, items + done, j - done);
@@ -202,7 +205,7 @@ static void tcache_gc(xa_tsd *t) {
             continue;
         unsigned idle = b->low < b->n ? b->low : b->n;
         if (idle)
-            tbin_flush(t, c, idle - idle / 4);
+            tbin_flush(t, c, idle - idle / 4, false);
         b->low = b->n;
     }
 }
@@ -291,7 +294,7 @@ bool xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p) {
     xa_tbin *b = &t->bins[c];
     tcache_gc(t);
     if (c < XA_NSMALL ? b->n >= b->max : b->n >= b->cap) {
-        tbin_flush(t, c, b->n - overflow_keep(t, c));
+        tbin_flush(t, c, b->n - overflow_keep(t, c), false);
         if (++t->flush_streak % TEARDOWN_FLUSHES == 0 && t->nfills >= TEARDOWN_FLUSHES)
             xa_arena_purge_bulk(t->arena);
     }
@@ -309,7 +312,7 @@ bool xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p) {
                     fat = k;
             if (t->bins[fat].n == 0)
                 return false;
-            tbin_flush(t, fat, 1);
+            tbin_flush(t, fat, 1, false);
         }
         t->large_cached += size;
     }
@@ -402,5 +405,5 @@ void xa_tcache_flush_all(xa_tsd *t) {
     foreign_flush(t, true);
     for (unsigned c = 0; c < XA_NCLASSES; c++)
         if (t->bins[c].n)
-            tbin_flush(t, c, t->bins[c].n);
+            tbin_flush(t, c, t->bins[c].n, true);
 }

@@ -50,6 +50,9 @@ static void test_table(void **state)
         assert_true(xa_class_size[c] > xa_class_size[c - 1]);
     /* Class indices must fit the uint8_t sizeclass field below XA_CLASS_NONE. */
     assert_true(XA_NCLASSES < 0xff);
+    /* XA_SUBLINE_CLASSES counts the classes under a cache line. */
+    assert_true(xa_class_size[XA_SUBLINE_CLASSES - 1] < XA_CACHELINE);
+    assert_int_equal(xa_class_size[XA_SUBLINE_CLASSES], XA_CACHELINE);
 }
 
 /* Every size up to XA_LARGE_MAX (exhaustive: 2M sizes take milliseconds):

@@ -504,6 +504,78 @@ static void test_flush_to_owning_arena(void **state)
     free(x);
 }
 
+/* A block of another arena: a thread that allocates its class (of a cache
+ * line or more) keeps it in its bin, as jemalloc does with every block;
+ * one that does not (a pipeline's consumer) queues it to go home, and so
+ * does every thread for classes under a cache line (passive false
+ * sharing). */
+enum { KEEP_SIZE = 896, SUBLINE_SIZE = 40 };
+
+typedef struct keep_ctx {
+    result res;
+    xa_arena *owner;
+    bool same_arena;
+    void *big[2], *small;
+} keep_ctx;
+
+static void *keep_body(void *arg)
+{
+    keep_ctx *x = arg;
+    xa_tsd *t = xa_tsd_get();
+    CHECK(&x->res, t != NULL && t->stacks != NULL, "no cache");
+    x->same_arena = t->arena == x->owner;
+    if (x->same_arena)
+        return NULL;
+    unsigned c = xa_small_class(KEEP_SIZE), s = xa_small_class(SUBLINE_SIZE);
+    xa_tbin *b = &t->bins[c];
+    CHECK(&x->res, b->nmalloc == 0 && b->n == 0 && t->nforeign == 0, "fresh cache");
+    xa_free(x->big[0]);                          /* class never allocated here */
+    CHECK(&x->res, t->nforeign == 1 && b->n == 0, "queued: %u, in the bin: %u", t->nforeign, b->n);
+    xa_free(xa_malloc(KEEP_SIZE));
+    unsigned n = b->n;
+    xa_free(x->big[1]);                          /* allocated here now: kept */
+    CHECK(&x->res, t->nforeign == 1 && b->n == n + 1 && b->top == x->big[1],
+          "queued: %u, in the bin: %u", t->nforeign, b->n);
+    xa_free(xa_malloc(SUBLINE_SIZE));
+    n = t->bins[s].n;
+    xa_free(x->small);                           /* under a cache line: queued */
+    CHECK(&x->res, t->nforeign == 2 && t->bins[s].n == n, "queued: %u", t->nforeign);
+    void *again = xa_malloc(KEEP_SIZE);           /* the kept block is reused */
+    CHECK(&x->res, again == x->big[1], "reused %p, kept %p", again, x->big[1]);
+    xa_free(again);
+    xa_tcache_flush_all(t);                      /* home, into the owner's slabs */
+    return NULL;
+}
+
+static void test_foreign_kept_by_allocating_threads(void **state)
+{
+    keep_ctx *x = calloc(1, sizeof *x);
+    xa_tsd *t = xa_tsd_get();
+    x->owner = t->arena;
+    x->big[0] = xa_malloc(KEEP_SIZE);
+    x->big[1] = xa_malloc(KEEP_SIZE);
+    x->small = xa_malloc(SUBLINE_SIZE);
+    for (int tries = 0; tries < 8; tries++) {    /* until a thread lands on another arena */
+        run_thread(keep_body, x);
+        check_result(&x->res);
+        if (!x->same_arena)
+            break;
+    }
+    if (x->same_arena) {
+        xa_free(x->big[0]);
+        xa_free(x->big[1]);
+        xa_free(x->small);
+        free(x);
+        skip();                                  /* one arena: nothing is foreign */
+    }
+    unsigned c = xa_small_class(KEEP_SIZE);
+    assert_null(x->owner->bins[c].remote);
+    for (int i = 0; i < 2; i++)
+        assert_null(xa_lookup_fast(x->big[i]));  /* all freed, none twice */
+    assert_null(xa_lookup_fast(x->small));
+    free(x);
+}
+
 /* ---- the incremental GC flushes only what sat unused --------------------- */
 
 /* Make the next slow path run a GC pass that starts at bin c: the clock is
@@ -607,6 +679,7 @@ int main(void)
         cmocka_unit_test(test_large_budget),
         cmocka_unit_test(test_large_budget_shared),
         cmocka_unit_test(test_flush_to_owning_arena),
+        cmocka_unit_test(test_foreign_kept_by_allocating_threads),
         cmocka_unit_test(test_gc_keeps_used_blocks),
         cmocka_unit_test(test_gc_returns_idle_blocks),
     };
