@@ -64,9 +64,10 @@ enum xa_tsd_state {
 /* Whether a freed block of another arena in small class c stays in bin b
  * (see XA_FOREIGN_MAX): a class of a cache line or more that this thread
  * allocates too. Sending every such block home cost the Larson-style
- * bench_server on a 16-core Xeon 40 % of its throughput (116 against 192
- * M ops/s kept; jemalloc, which keeps every block, 158): each one a
- * compare-and-swap on a list head that the other 15 threads push to. */
+ * bench_server on a 16-core Xeon 44 % of its throughput (132 against 237
+ * M ops/s kept; jemalloc, which keeps every block, 217): each one a
+ * compare-and-swap on a list head that the other 15 threads push to. On
+ * 2 cores keeping them costs 10-15 % there (benchmarks.md). */
 XA_INLINE bool xa_tcache_keeps_foreign(const xa_tbin *b, unsigned c) {
     return c >= XA_SUBLINE_CLASSES && b->nmalloc != 0;
 }
