@@ -62,14 +62,14 @@ static void count_resize(size_t old, size_t new) {
 }
 
 XA_NOINLINE void *xa_malloc_slow(size_t size) {
-    if (size <= XA_LARGE_MAX) {
+    if (size > XA_SMALL_MAX && size <= XA_LARGE_MAX) {
         /* A cached large block first, as malloc's inline path does for small
          * ones: a bin with a top is set up and non-empty (uncached classes
          * and a thread without a cache have none). */
         unsigned c = xa_size_class(size);
         xa_tsd *t = &xa_tls;
         xa_tbin *b = &t->bins[c];
-        if (c >= XA_NSMALL && b->top != NULL) {
+        if (b->top != NULL) {
             t->flush_streak = 0;
             t->large_cached -= xa_class_size[c];
             return xa_tbin_pop(b);
@@ -171,30 +171,26 @@ XA_NOINLINE void xa_free_slow(void *p) {
 XA_NOINLINE void xa_free_live(void *p, xa_run *r) {
     unsigned c = r->sizeclass;
     xa_tsd *t = xa_tsd_get();
+    xa_tbin *b = t && t->bins[c].cap ? &t->bins[c] : NULL;
+    /* Small classes: the fast path compared the top; large classes hold a
+     * handful, all compared, so a block is never cached twice. */
+    bool twice = b && (c < XA_NSMALL ? b->n != 0 && b->stack[b->n - 1] == p
+                                     : xa_tbin_holds(b, p));
     /* The common large free first: straight into the bin, no system call,
      * so errno needs no saving (bench_oversub: 174 -> ~40 instructions
      * for the 44 % of its frees that are large). */
-    if (t && c >= XA_NSMALL && t->bins[c].cap && !xa_tbin_holds(&t->bins[c], p) &&
-        xa_tcache_put_large(t, c, p))
+    if (b && c >= XA_NSMALL && !twice && xa_tcache_put_large(t, c, p))
         return;
     int saved = errno;
-    if (t && c < XA_NSMALL && t->bins[c].cap && r->arena != t->arena_index &&
-        !xa_tcache_keeps_foreign(&t->bins[c], c)) {
-        bool twice = false;           /* queued already: the whole queue is compared */
+    if (b && c < XA_NSMALL && r->arena != t->arena_index && !xa_tcache_keeps_foreign(b, c)) {
+        twice = false;                /* queued already: the whole queue is compared */
         for (unsigned i = 0; i < t->nforeign && !twice; i++)
             twice = t->foreign[i] == p;
         if (twice)
             xa_report_pointer("double free", p);
         else
             xa_tcache_free_foreign(t, p);
-    } else if (t && t->bins[c].cap) {
-        xa_tbin *b = &t->bins[c];
-        /* Small classes: the fast path compared the top; large classes hold
-         * a handful, all compared, so a block is never cached twice. */
-        unsigned check = c < XA_NSMALL ? (b->n != 0) : b->n;
-        bool twice = false;
-        for (unsigned i = 0; i < check && !twice; i++)
-            twice = b->stack[b->n - 1 - i] == p;
+    } else if (b) {
         if (twice) {
             xa_report_pointer("double free", p);
         } else if (!xa_tcache_free_slow(t, c, p)) {
