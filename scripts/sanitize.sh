@@ -4,7 +4,7 @@
 #   (c) libFuzzer (ASan + UBSan): fuzz_ops for ${FUZZ_SECONDS:-60} s on a
 #       temporary copy of tests/fuzz/corpus (nothing is written into the
 #       repository), half of it with XALLOC_CONF=$FUZZ_ALT_CONF;
-#   (b) TSan: the threaded stress tests (test_stress, test_threads), then the
+#   (b) TSan: the threaded tests (test_stress, test_threads, test_reclaim), then the
 #       fuzz corpus replayed, with halt_on_error=1: any report fails the run.
 # Exits non-zero on the first failure. About 2 minutes on 2 cores (FUZZ_SECONDS=60).
 #
@@ -139,14 +139,14 @@ if has_stage tsan; then
     tsan=$root/tsan
     log "configuring $tsan (thread)"
     configure "$tsan" thread "$(san_define thread __SANITIZE_THREAD__)"
-    cmake --build "$tsan" -j"$jobs" --target test_stress test_threads fuzz_ops_replay
+    cmake --build "$tsan" -j"$jobs" --target test_stress test_threads test_reclaim fuzz_ops_replay
     tsan_opts="halt_on_error=1:second_deadlock_stack=1"
     if [ "${XALLOC_TSAN_STRICT:-0}" != 1 ] && [ -n "$TSAN_SUPPRESSIONS" ]; then
         printf '%s\n' "$TSAN_SUPPRESSIONS" > "$tsan/tsan.supp"
         tsan_opts="$tsan_opts:suppressions=$PWD/$tsan/tsan.supp"
     fi
-    log "running test_stress, test_threads under TSan ($tsan_opts)"
-    TSAN_OPTIONS="$tsan_opts" ctest --test-dir "$tsan" -R '^test_(stress|threads)$' \
+    log "running test_stress, test_threads, test_reclaim under TSan ($tsan_opts)"
+    TSAN_OPTIONS="$tsan_opts" ctest --test-dir "$tsan" -R '^test_(stress|threads|reclaim)$' \
         --output-on-failure -j"$jobs" --timeout 300 || die "threaded tests under TSan"
     # The fuzzer's corpus (grown by stage c when it ran) replayed under TSan:
     # its parallel ops run both threads at once, with cross-thread frees.

@@ -12,6 +12,7 @@
 #include "arena.h"
 #include "chunk.h"
 #include "conf.h"
+#include "reclaim.h"
 #include "huge.h"
 #include "pages.h"
 #include "purge.h"
@@ -165,6 +166,7 @@ static void prefork(void) {
         return;
     xa_stats_prefork();
     xa_ctl_prefork();
+    xa_reclaim_prefork();             /* before the arenas: a reclaim takes arena locks */
     xa_arena_prefork();
     xa_huge_prefork();
 }
@@ -174,6 +176,7 @@ static void postfork_parent(void) {
         return;
     xa_huge_postfork_parent();
     xa_arena_postfork_parent();
+    xa_reclaim_postfork_parent();
     xa_ctl_postfork_parent();
     xa_stats_postfork_parent();
 }
@@ -183,6 +186,7 @@ static void postfork_child(void) {
         return;
     xa_huge_postfork_child();
     xa_arena_postfork_child();
+    xa_reclaim_postfork_child();
     xa_ctl_postfork_child();
     xa_stats_postfork_child();
     xa_background_postfork_child();

@@ -7,12 +7,14 @@
 #include "huge.h"
 #include "hugecache.h"
 #include "init.h"
+#include "reclaim.h"
 
 static bool running;
 static bool starting;
 
 size_t xa_purge_all(void) {
     size_t released = 0;
+    xa_reclaim_idle(xa_now_ms(), 0);  /* other threads' cached large blocks first */
     for (unsigned i = 0; i < XA_MAX_ARENAS; i++) {
         xa_arena *a = __atomic_load_n(&xa_arenas[i], __ATOMIC_ACQUIRE);
         if (a == NULL)
@@ -51,6 +53,7 @@ static void *background_main(void *arg) {
             xa_mutex_unlock(&a->lock);
         }
         xa_hugecache_purge(false);
+        xa_reclaim_maybe(xa_now_ms());   /* threads that went idle keep no large blocks */
     }
     return NULL;
 }

@@ -3,6 +3,7 @@
 #include "tcache.h"
 #include "conf.h"
 #include "purge.h"
+#include "reclaim.h"
 #include "report.h"
 
 __thread xa_tsd xa_tls __attribute__((tls_model("initial-exec")));
@@ -38,11 +39,14 @@ static void tsd_destroy(void *arg) {
     xa_tsd *t = arg;
     if (t->state != XA_TSD_ACTIVE)
         return;
+    if (t->stacks)
+        xa_reclaim_unregister(t);     /* after any reclaim of it under way */
     xa_tcache_flush_all(t);
     if (t->stacks)
         caching_threads(-1);
     void **stacks = t->stacks;
     memset(t->bins, 0, sizeof t->bins);
+    memset(t->large, 0, sizeof t->large);
     memset(t->narena, 0, sizeof t->narena);
     t->stacks = NULL;
     t->state = XA_TSD_DEAD;          /* later calls in this thread skip the cache */
@@ -92,15 +96,22 @@ XA_NOINLINE static void tsd_init(xa_tsd *t) {
     t->stacks = stacks;
     for (unsigned c = 0, off = 0; c < ncached; c++) {
         stacks[off] = NULL;
-        t->bins[c].stack = stacks + off + 1;
         t->bins[c].n = 0;
         t->bins[c].top = NULL;
         t->bins[c].cap = (uint16_t)bin_capacity(c);
         t->bins[c].max = c < XA_NSMALL ? t->bins[c].cap : 0;
+        if (c < XA_NSMALL) {
+            t->bins[c].stack = stacks + off + 1;
+        } else {                      /* the xa_tbin stays empty (xa_lbin) */
+            t->bins[c].stack = stacks + off;
+            xa_large_bin(t, c)->stack = stacks + off + 1;
+            xa_large_bin(t, c)->n = 0;
+        }
         off += t->bins[c].cap + 1u;
     }
     t->last_gc_ms = xa_now_ms();
     caching_threads(+1);
+    xa_reclaim_register(t);
     pthread_setspecific(tsd_key, t);  /* arms the exit flush */
     t->state = XA_TSD_ACTIVE;
 }
@@ -120,41 +131,66 @@ xa_tsd *xa_tsd_get_slow(void) {
     return t;
 }
 
+/* Blocks cached for class c, and its low-water mark, whichever kind of
+ * bin holds them. Large classes: inside the hand-off. */
+static uint32_t bin_count(xa_tsd *t, unsigned c) {
+    return c < XA_NSMALL ? t->bins[c].n : xa_large_bin(t, c)->n;
+}
+
+static uint32_t *bin_low(xa_tsd *t, unsigned c) {
+    return c < XA_NSMALL ? &t->bins[c].low : &xa_large_bin(t, c)->low;
+}
+
+/* Return stack[0 .. nflush) of large class c's bin to the owning arenas;
+ * the rest slides down. Touches only what the large-bin hand-off covers
+ * (tcache.h): the reclaimer calls it on other threads' bins. */
+static void large_bin_flush(xa_tsd *t, unsigned c, unsigned nflush) {
+    xa_lbin *l = xa_large_bin(t, c);
+    void **items = l->stack;
+    xa_large_cached_set(t, t->large_cached - (size_t)nflush * xa_class_size[c]);
+    for (uint32_t i = 0; i < nflush; i++) {
+        xa_chunk *ch = xa_chunk_of(items[i]);
+        xa_run *r = xa_chunk_map_get(ch, xa_page_of(items[i]));
+        if (unlikely(r->kind != XA_RUN_LARGE || r->addr != items[i]))
+            xa_report_pointer("double free", items[i]);
+        else
+            xa_arena_large_free(xa_chunk_arena(ch), r);
+    }
+    memmove(items, items + nflush, (l->n - nflush) * sizeof(void *));
+    l->n -= nflush;
+    t->narena[c] -= nflush;
+    if (l->n < l->low)
+        l->low = l->n;
+}
+
 /* Return stack[0 .. nflush) of bin c to the owning arenas, one bin lock per
  * arena per batch; the rest slides down. Blocks of other arenas (kept by
  * xa_tcache_keeps_foreign) go onto their bins' remote lists, or, in a full
  * flush (into_slabs: thread exit, trim), into their slabs when the bin's
- * lock is free, as foreign_flush does. */
+ * lock is free, as foreign_flush does. Large bins: inside the hand-off. */
 static void tbin_flush(xa_tsd *t, unsigned c, unsigned nflush, bool into_slabs) {
+    t->nflushes++;
+    if (c >= XA_NSMALL) {
+        large_bin_flush(t, c, nflush);
+        return;
+    }
     xa_tbin *b = &t->bins[c];
     void **items = b->stack;
-    if (c < XA_NSMALL) {
-        uint32_t done = 0;
-        while (done < nflush) {
-            xa_arena *a = xa_chunk_arena(xa_chunk_of(items[done]));
-            uint32_t j = done;
-            for (uint32_t i = done; i < nflush; i++)
-                if (xa_chunk_arena(xa_chunk_of(items[i])) == a) {
-                    void *tmp = items[i];
-                    items[i] = items[j];
-                    items[j++] = tmp;
-                }
-            if (a == t->arena || into_slabs)
-                xa_arena_small_free(a, c, items + done, j - done);
-            else
-                xa_arena_small_free_remote(a, c, items + done, j - done);
-            done = j;
-        }
-    } else {
-        t->large_cached -= (size_t)nflush * xa_class_size[c];
-        for (uint32_t i = 0; i < nflush; i++) {
-            xa_chunk *ch = xa_chunk_of(items[i]);
-            xa_run *r = xa_chunk_map_get(ch, xa_page_of(items[i]));
-            if (unlikely(r->kind != XA_RUN_LARGE || r->addr != items[i]))
-                xa_report_pointer("double free", items[i]);
-            else
-                xa_arena_large_free(xa_chunk_arena(ch), r);
-        }
+    uint32_t done = 0;
+    while (done < nflush) {
+        xa_arena *a = xa_chunk_arena(xa_chunk_of(items[done]));
+        uint32_t j = done;
+        for (uint32_t i = done; i < nflush; i++)
+            if (xa_chunk_arena(xa_chunk_of(items[i])) == a) {
+                void *tmp = items[i];
+                items[i] = items[j];
+                items[j++] = tmp;
+            }
+        if (a == t->arena || into_slabs)
+            xa_arena_small_free(a, c, items + done, j - done);
+        else
+            xa_arena_small_free_remote(a, c, items + done, j - done);
+        done = j;
     }
     memmove(items, items + nflush, (b->n - nflush) * sizeof(void *));
     b->n -= nflush;
@@ -162,7 +198,18 @@ static void tbin_flush(xa_tsd *t, unsigned c, unsigned nflush, bool into_slabs) 
     t->narena[c] -= nflush;
     if (b->n < b->low)
         b->low = b->n;
-    t->nflushes++;
+}
+
+size_t xa_tcache_flush_large(xa_tsd *t) {
+    size_t bytes = 0;
+    for (unsigned c = XA_NSMALL; c < XA_NCLASSES && t->bins[c].cap; c++) {
+        unsigned n = xa_large_bin(t, c)->n;
+        if (n) {
+            bytes += (size_t)n * xa_class_size[c];
+            large_bin_flush(t, c, n);
+        }
+    }
+    return bytes;
 }
 
 /* Incremental GC, one bin per pass: blocks a bin kept unused since the
@@ -193,21 +240,27 @@ static void tcache_gc(xa_tsd *t) {
     uint64_t now = xa_now_ms();
     if (now - t->last_gc_ms < GC_INTERVAL_MS)
         return;
-    t->last_gc_ms = now;
+    __atomic_store_n(&t->last_gc_ms, now, __ATOMIC_RELAXED);   /* reclaim.c reads it */
     xa_background_maybe_start();      /* restarts it in a forked child */
     xa_arena_drain_remote(t->arena);  /* remote frees nobody picked up */
     foreign_flush(t, false);          /* and ours go home within a GC interval */
+    bool outside = t->in_large == 0;  /* a large free's slow path is inside */
+    if (outside)
+        xa_large_enter(t);
     for (unsigned k = 0; k < 8; k++) {
         unsigned c = t->gc_next;
         t->gc_next = (c + 1) % XA_NCLASSES;
-        xa_tbin *b = &t->bins[c];
-        if (b->cap == 0)
+        if (t->bins[c].cap == 0)
             continue;
-        unsigned idle = b->low < b->n ? b->low : b->n;
+        uint32_t *low = bin_low(t, c);
+        unsigned idle = *low < bin_count(t, c) ? *low : bin_count(t, c);
         if (idle)
             tbin_flush(t, c, idle - idle / 4, false);
-        b->low = b->n;
+        *low = bin_count(t, c);
     }
+    if (outside)
+        xa_large_leave(t);
+    xa_reclaim_maybe(now);            /* other threads' idle large bins */
 }
 
 void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c) {
@@ -238,7 +291,9 @@ void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c) {
         p = xa_arena_large_alloc(t->arena, c, XA_PAGE, &zeroed);
         if (p == NULL)
             return NULL;
+        xa_large_enter(t);
         t->narena[c]++;
+        xa_large_leave(t);
     }
     b->nmalloc++;
     return p;
@@ -256,12 +311,12 @@ static unsigned block_class(const void *p) {
     return xa_chunk_map_get(xa_chunk_of(p), xa_page_of(p))->sizeclass;
 }
 
-uint64_t xa_tsd_deallocated(const xa_tsd *t) {
+uint64_t xa_tsd_deallocated(xa_tsd *t) {
     uint64_t sum = t->direct_deallocated;
-    for (unsigned c = 0; c < XA_NCLASSES; c++) {
-        const xa_tbin *b = &t->bins[c];
-        sum += (b->n + b->nmalloc - t->narena[c]) * xa_class_size[c];
-    }
+    xa_large_enter(t);
+    for (unsigned c = 0; c < XA_NCLASSES; c++)
+        sum += (bin_count(t, c) + t->bins[c].nmalloc - t->narena[c]) * xa_class_size[c];
+    xa_large_leave(t);
     for (unsigned c = 0; c < XA_NSMALL; c++)
         sum += t->foreign_sent[c] * xa_class_size[c];
     for (unsigned i = 0; i < t->nforeign; i++)   /* queued, not sent yet */
@@ -293,8 +348,8 @@ static unsigned overflow_keep(xa_tsd *t, unsigned c) {
 bool xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p) {
     xa_tbin *b = &t->bins[c];
     tcache_gc(t);
-    if (c < XA_NSMALL ? b->n >= b->max : b->n >= b->cap) {
-        tbin_flush(t, c, b->n - overflow_keep(t, c), false);
+    if (c < XA_NSMALL ? b->n >= b->max : bin_count(t, c) >= b->cap) {
+        tbin_flush(t, c, bin_count(t, c) - overflow_keep(t, c), false);
         if (++t->flush_streak % TEARDOWN_FLUSHES == 0 && t->nfills >= TEARDOWN_FLUSHES)
             xa_arena_purge_bulk(t->arena);
     }
@@ -307,14 +362,17 @@ bool xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p) {
         while (t->large_cached + size > budget) {
             unsigned fat = c;
             for (unsigned k = XA_NSMALL; k < XA_NCLASSES && t->bins[k].cap; k++)
-                if ((size_t)t->bins[k].n * xa_class_size[k] >
-                    (size_t)t->bins[fat].n * xa_class_size[fat])
+                if ((size_t)bin_count(t, k) * xa_class_size[k] >
+                    (size_t)bin_count(t, fat) * xa_class_size[fat])
                     fat = k;
-            if (t->bins[fat].n == 0)
+            if (bin_count(t, fat) == 0)
                 return false;
             tbin_flush(t, fat, 1, false);
         }
-        t->large_cached += size;
+        xa_large_cached_set(t, t->large_cached + size);
+        xa_lbin *l = xa_large_bin(t, c);
+        l->stack[l->n++] = p;
+        return true;
     }
     b->stack[b->n++] = p;
     b->top = p;
@@ -403,7 +461,9 @@ void xa_tcache_free_foreign(xa_tsd *t, void *p) {
 
 void xa_tcache_flush_all(xa_tsd *t) {
     foreign_flush(t, true);
+    xa_large_enter(t);
     for (unsigned c = 0; c < XA_NCLASSES; c++)
-        if (t->bins[c].n)
-            tbin_flush(t, c, t->bins[c].n, true);
+        if (bin_count(t, c))
+            tbin_flush(t, c, bin_count(t, c), true);
+    xa_large_leave(t);
 }

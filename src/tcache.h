@@ -20,10 +20,21 @@ typedef struct xa_tbin {
     uint32_t max;             /* what the fast paths may fill to; 0: slow path only */
     uint32_t low;             /* fewest cached since the last GC pass: idle blocks */
     uint16_t cap;             /* capacity; 0: class not cached. Large classes have
-                                 max 0: their frees take the slow path, which
-                                 scans the few cached ones for a double free */
+                                 max 0 and keep their blocks in an xa_lbin */
     uint64_t nmalloc;         /* served by this thread: a plain counter, no atomic */
 } xa_tbin;
+
+/* A large class's cached blocks (16 KiB up to tcache_max). Only slow paths
+ * use them, inside the large-bin hand-off (xa_large_enter), so that another
+ * thread can give an idle thread's blocks back (reclaim.c). They are kept
+ * apart from the xa_tbin of the class, which the free fast path reads for
+ * any class before it sees max 0: that one stays empty for good, and the
+ * fast path never reads what a reclaimer writes. */
+typedef struct xa_lbin {
+    void **stack;             /* stack[0 .. n), newest on top */
+    uint32_t n;
+    uint32_t low;             /* fewest cached since the last GC pass: idle blocks */
+} xa_lbin;
 
 /* After any change to a bin's stack or count outside the fast paths. */
 XA_INLINE void xa_tbin_sync_top(xa_tbin *b) {
@@ -92,7 +103,8 @@ XA_INLINE bool xa_tcache_keeps_foreign(const xa_tbin *b, unsigned c) {
 #define XA_TCACHE_LARGE_MIN ((size_t)256 << 10)
 
 typedef struct xa_tsd {
-    xa_tbin bins[XA_NCLASSES];
+    xa_tbin bins[XA_NCLASSES];        /* large classes: cap and nmalloc only */
+    xa_lbin large[XA_NLARGE];         /* large classes' blocks (xa_large_bin) */
     xa_arena *arena;
     uint32_t arena_index;             /* arena's index; XA_NO_ARENA without one */
     uintptr_t last_free_bin;          /* the bin the last fast free pushed to (alloc.h) */
@@ -104,7 +116,8 @@ typedef struct xa_tsd {
     unsigned gc_ticks;                /* slow paths taken, for the GC's clock reads */
     unsigned flush_streak;            /* overflow flushes since the last malloc slow path */
     void **stacks;                    /* one block holding every stack */
-    size_t large_cached;              /* bytes in large-class bins */
+    size_t large_cached;              /* bytes in large-class bins; stored with
+                                         xa_large_cached_set (reclaim.c peeks) */
     uint64_t nfills, nflushes;
     uint64_t merged[XA_NCLASSES];     /* nmalloc already added to the arena bin's nrequests */
     /* Per class, blocks the bin took from the arena (fills, and large
@@ -116,6 +129,12 @@ typedef struct xa_tsd {
     uint64_t foreign_sent[XA_NSMALL];   /* blocks of each class sent home from foreign[] */
     uint64_t direct_allocated;        /* bytes served outside the cache (huge, aligned, ...) */
     uint64_t direct_deallocated;
+    /* Another thread may give this thread's large bins back when it goes
+     * idle (reclaim.c): the owner's uses of them nest in
+     * xa_large_enter/leave, the reclaimer sets reclaiming. Both atomic. */
+    uint32_t in_large;                /* owner: 1 while using its large bins */
+    uint32_t reclaiming;              /* reclaimer: odd while a reclaim of this thread is under way */
+    struct xa_tsd *list_prev, *list_next;   /* threads with a cache; reclaim.c's lock */
 } xa_tsd;
 
 extern __thread xa_tsd xa_tls __attribute__((tls_model("initial-exec")));
@@ -137,15 +156,58 @@ XA_INLINE size_t xa_tcache_large_budget(void) {
     return __atomic_load_n(&xa_tcache_large_budget_bytes, __ATOMIC_RELAXED);
 }
 
+/* The owner's side of the large-bin hand-off (reclaim.c): everything that
+ * reads or writes this thread's large bins (xa_lbin), large_cached or the
+ * large classes' narena counts runs between xa_large_enter and
+ * xa_large_leave, which do not nest. No atomic read-modify-write, no
+ * fence: two plain stores and a load, because the reclaimer, which is
+ * rare, pays for the ordering with a membarrier() between setting
+ * reclaiming and reading in_large (an asymmetric Dekker handshake). If a
+ * reclaim is under way, enter waits for that one to end; any later one
+ * sees in_large and leaves this thread alone. */
+void xa_large_enter_wait(xa_tsd *t, uint32_t seen);
+XA_INLINE void xa_large_enter(xa_tsd *t) {
+    __atomic_store_n(&t->in_large, 1, __ATOMIC_RELAXED);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    uint32_t seen = __atomic_load_n(&t->reclaiming, __ATOMIC_ACQUIRE);
+    if (unlikely(seen & 1))
+        xa_large_enter_wait(t, seen);
+}
+XA_INLINE void xa_large_leave(xa_tsd *t) {
+    __atomic_store_n(&t->in_large, 0, __ATOMIC_RELEASE);
+}
+
+/* Inside the hand-off. An atomic store (a plain move): a reclaimer reads
+ * it without the hand-off, as a hint, to skip threads that cache nothing. */
+XA_INLINE void xa_large_cached_set(xa_tsd *t, size_t bytes) {
+    __atomic_store_n(&t->large_cached, bytes, __ATOMIC_RELAXED);
+}
+
 /* The slow paths read the clock for the GC once per XA_GC_CLOCK_EVERY. */
 #define XA_GC_CLOCK_EVERY 16
 
-/* Whether bin b holds p (a large bin: a handful of blocks). */
-XA_INLINE bool xa_tbin_holds(const xa_tbin *b, const void *p) {
-    for (unsigned i = 0; i < b->n; i++)
-        if (b->stack[i] == p)
+/* The blocks of large class c (c >= XA_NSMALL). */
+XA_INLINE xa_lbin *xa_large_bin(xa_tsd *t, unsigned c) {
+    return &t->large[c - XA_NSMALL];
+}
+
+/* Whether large bin l holds p (a handful of blocks). */
+XA_INLINE bool xa_lbin_holds(const xa_lbin *l, const void *p) {
+    for (unsigned i = 0; i < l->n; i++)
+        if (l->stack[i] == p)
             return true;
     return false;
+}
+
+/* Pop the newest block of large class c (its bin must not be empty). */
+XA_INLINE void *xa_lbin_pop(xa_tsd *t, unsigned c) {
+    xa_lbin *l = xa_large_bin(t, c);
+    void *p = l->stack[--l->n];
+    if (l->n < l->low)
+        l->low = l->n;
+    t->bins[c].nmalloc++;
+    xa_large_cached_set(t, t->large_cached - xa_class_size[c]);
+    return p;
 }
 
 /* A freed large block into its bin when the bin has room and the thread
@@ -154,15 +216,15 @@ XA_INLINE bool xa_tbin_holds(const xa_tbin *b, const void *p) {
  * XA_GC_CLOCK_EVERY, so that its GC clock keeps ticking). The caller
  * checked that p is not in the bin already. */
 XA_INLINE bool xa_tcache_put_large(xa_tsd *t, unsigned c, void *p) {
-    xa_tbin *b = &t->bins[c];
+    xa_lbin *l = xa_large_bin(t, c);
     size_t cached = t->large_cached + xa_class_size[c];
     unsigned tick = t->gc_ticks + 1;
-    if (b->n >= b->cap || cached > xa_tcache_large_budget() || tick % XA_GC_CLOCK_EVERY == 0)
+    if (l->n >= t->bins[c].cap || cached > xa_tcache_large_budget() ||
+        tick % XA_GC_CLOCK_EVERY == 0)
         return false;
     t->gc_ticks = tick;
-    b->stack[b->n++] = p;
-    b->top = p;
-    t->large_cached = cached;
+    l->stack[l->n++] = p;
+    xa_large_cached_set(t, cached);
     return true;
 }
 
@@ -170,16 +232,21 @@ XA_INLINE bool xa_tcache_put_large(xa_tsd *t, unsigned c, void *p) {
 void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c);
 /* Push into a full bin: flush the older half first. A large block that
  * would take the thread past XA_TCACHE_LARGE_BYTES is not cached: false,
- * the caller frees it to its arena. */
+ * the caller frees it to its arena. Large classes: the caller is inside
+ * the hand-off. */
 bool xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p);
 /* Queue a small block of another arena; sends the queue home when full. */
 void xa_tcache_free_foreign(xa_tsd *t, void *p);
 /* Return every cached block to its arena (thread exit, malloc_trim). */
 void xa_tcache_flush_all(xa_tsd *t);
+/* Return every block of t's large bins to its arena; bytes returned. The
+ * caller holds t's large-bin hand-off: t's owner inside xa_large_enter, or
+ * the reclaimer (reclaim.c). */
+size_t xa_tcache_flush_large(xa_tsd *t);
 
 /* Bytes this thread allocated / freed so far (thread.allocated). */
 uint64_t xa_tsd_allocated(const xa_tsd *t);
-uint64_t xa_tsd_deallocated(const xa_tsd *t);
+uint64_t xa_tsd_deallocated(xa_tsd *t);   /* enters the large-bin hand-off */
 
 /* pthread key destructor and its key, created at bootstrap. */
 bool xa_tsd_boot(void);

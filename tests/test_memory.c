@@ -4,6 +4,8 @@
  *     the last one: the memory goes back without malloc_trim;
  *   - density: 4 million 16-byte blocks cost about 64 MiB, not more;
  *   - thread exit: threads that allocate, free and exit leave nothing behind;
+ *   - idle threads: the large blocks that threads cached before going idle
+ *     go back while another thread keeps working;
  *   - teardown: a thread freeing what it built returns the pages at once.
  * Bookkeeping arrays come from mmap, never from malloc, so they are not
  * part of what is measured (and never share pages with xalloc's). Default
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -244,12 +247,87 @@ static void test_thread_exit(void **state) {
     munmap(slices, (size_t)BATCH * PER * sizeof(void *));
 }
 
+/* ---- idle threads ---------------------------------------------------------- */
+
+enum { IDLERS = 8 };
+static pthread_barrier_t idlers_cached, idlers_done;
+
+/* About 4 MiB of 64 - 512 KiB blocks, one per class, written, freed into
+ * this thread's cache; then idle until told to go. */
+static void *cache_then_idle(void *arg) {
+    void *p[16];
+    int n = 0;
+    for (size_t sz = 64 * KiB; sz <= 512 * KiB && n < 16; sz += 64 * KiB, n++) {
+        p[n] = xalloc_malloc(sz);
+        if (p[n] == NULL)
+            return (void *)1;
+        memset(p[n], 0x3c, sz);
+    }
+    for (int i = 0; i < n; i++)
+        xalloc_free(p[i]);
+    pthread_barrier_wait(&idlers_cached);
+    pthread_barrier_wait(&idlers_done);
+    return arg;
+}
+
+static void test_idle_threads_give_back(void **state) {
+    long cmds = syscall(SYS_membarrier, 0 /* MEMBARRIER_CMD_QUERY */, 0, 0);
+    if (cmds < 0 || !(cmds & (1 << 3) /* MEMBARRIER_CMD_PRIVATE_EXPEDITED */))
+        skip();
+    pthread_t th[IDLERS];
+    pthread_barrier_init(&idlers_cached, NULL, IDLERS + 1);
+    pthread_barrier_init(&idlers_done, NULL, IDLERS + 1);
+    assert_int_equal(xallctl("arena.purge", NULL, NULL, NULL, 0), 0);
+    size_t rss0 = rss_bytes();
+    for (int i = 0; i < IDLERS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, cache_then_idle, NULL), 0);
+    pthread_barrier_wait(&idlers_cached);
+    size_t rss_cached = rss_bytes();
+    /* This thread keeps allocating (its cache GC runs and looks at the
+     * others) for up to 5 s, well past the default decay of 1 s. */
+    size_t rss1 = rss_cached, limit = rss0 + 8 * MiB;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double waited = 0;
+    while (waited < 5.0 && (UNDER_SANITIZER || rss1 > limit)) {
+        for (int i = 0; i < 64; i++) {
+            void *big = xalloc_malloc(40 * KiB), *small = xalloc_malloc(100);
+            assert_non_null(big);
+            assert_non_null(small);
+            memset(big, 1, 64);
+            xalloc_free(big);
+            xalloc_free(small);
+        }
+        usleep(2000);
+        rss1 = rss_bytes();
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        waited = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) * 1e-9;
+        if (UNDER_SANITIZER && waited > 1.5)
+            break;
+    }
+    pthread_barrier_wait(&idlers_done);
+    for (int i = 0; i < IDLERS; i++) {
+        void *ret;
+        pthread_join(th[i], &ret);
+        assert_null(ret);
+    }
+    pthread_barrier_destroy(&idlers_cached);
+    pthread_barrier_destroy(&idlers_done);
+    if (!UNDER_SANITIZER && rss1 > limit)
+        fail_msg("%d idle threads cached large blocks: RSS %zu KiB before them, %zu KiB when "
+                 "they went idle, still %zu KiB after %.1f s (limit %zu KiB)", IDLERS, rss0 >> 10,
+                 rss_cached >> 10, rss1 >> 10, waited, limit >> 10);
+    print_message("RSS %zu KiB -> %zu KiB cached by idle threads -> %zu KiB after %.2f s\n",
+                  rss0 >> 10, rss_cached >> 10, rss1 >> 10, waited);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_free_all_but_last),
         cmocka_unit_test(test_teardown_returns_pages),
         cmocka_unit_test(test_small_object_density),
         cmocka_unit_test(test_thread_exit),
+        cmocka_unit_test(test_idle_threads_give_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,6 +44,13 @@ typedef struct result {
         }                                                                  \
     } while (0)
 
+/* Blocks cached for class c: in its xa_tbin, or for a large class in its
+ * xa_lbin. */
+static unsigned cached_in(xa_tsd *t, unsigned c)
+{
+    return c < XA_NSMALL ? t->bins[c].n : xa_large_bin(t, c)->n;
+}
+
 static void run_thread(void *(*fn)(void *), void *arg)
 {
     pthread_t th;
@@ -78,7 +85,7 @@ static void *fill_flush_body(void *arg)
     CHECK(res, t->stacks != NULL, "no cache");
     for (unsigned c = 0; c < XA_NCLASSES; c++) {
         uint32_t max = t->bins[c].cap;
-        CHECK(res, t->bins[c].n == 0, "class %u starts with %u", c, t->bins[c].n);
+        CHECK(res, cached_in(t, c) == 0, "class %u starts with %u", c, cached_in(t, c));
         if (xa_class_size[c] > xa_opt.tcache_max)
             CHECK(res, max == 0, "class %u above tcache_max is cached (%u)", c, max);
         else if (c < XA_NSMALL)
@@ -179,20 +186,20 @@ static void *flush_all_body(void *arg)
     size_t cached_small[NFLUSH] = {0}, curregs[NFLUSH] = {0};
     for (unsigned k = 0; k < NFLUSH; k++) {
         unsigned c = xa_size_class(flush_sizes[k]);
-        CHECK(res, t->bins[c].n > 0, "class %u empty before flush", c);
+        CHECK(res, cached_in(t, c) > 0, "class %u empty before flush", c);
         if (c < XA_NSMALL) {
             cached_small[k] = t->bins[c].n;
             curregs[k] = a->bins[c].curregs;
         }
     }
     unsigned cl = xa_size_class(20000);
-    uint32_t nlarge = t->bins[cl].n;
+    uint32_t nlarge = cached_in(t, cl);
     size_t large_allocated = a->large_allocated;
     uint64_t nlarge_free = a->nlarge_free;
 
     xa_tcache_flush_all(t);
     for (unsigned c = 0; c < XA_NCLASSES; c++)
-        CHECK(res, t->bins[c].n == 0, "class %u still holds %u", c, t->bins[c].n);
+        CHECK(res, cached_in(t, c) == 0, "class %u still holds %u", c, cached_in(t, c));
     for (unsigned k = 0; k < NFLUSH; k++) {
         unsigned c = xa_size_class(flush_sizes[k]);
         if (c < XA_NSMALL)
@@ -319,6 +326,7 @@ static void *large_body(void *arg)
     CHECK(res, t != NULL && t->stacks != NULL, "no cache");
     unsigned c = xa_size_class(SIZE);
     xa_tbin *b = &t->bins[c];
+    xa_lbin *l = xa_large_bin(t, c);
     CHECK(res, b->cap > 0, "class %u not cached", c);
     void *p[16];
     for (unsigned i = 0; i < 16; i++) {
@@ -328,11 +336,14 @@ static void *large_body(void *arg)
     }
     for (unsigned i = 0; i < 16; i++) {
         xa_free(p[i]);
-        CHECK(res, b->n <= b->cap, "n %u > max %u", b->n, b->cap);
+        CHECK(res, l->n <= b->cap, "n %u > max %u", l->n, b->cap);
     }
-    CHECK(res, b->n > 0, "nothing cached");
+    CHECK(res, l->n > 0, "nothing cached");
+    /* The class's xa_tbin, which the free fast path reads, stays empty:
+     * nothing a reclaimer of this thread's large bins writes. */
+    CHECK(res, b->n == 0 && b->top == NULL && b->max == 0, "xa_tbin n %u max %u", b->n, b->max);
     /* A cached large block is reused as is. */
-    void *top = b->stack[b->n - 1];
+    void *top = l->stack[l->n - 1];
     CHECK(res, xa_malloc(SIZE) == top, "cache not used");
     xa_free(top);
     return NULL;
@@ -350,7 +361,7 @@ static size_t large_bytes(const xa_tsd *t)
 {
     size_t sum = 0;
     for (unsigned c = XA_NSMALL; c < XA_NCLASSES; c++)
-        sum += (size_t)t->bins[c].n * xa_class_size[c];
+        sum += (size_t)xa_large_bin((xa_tsd *)t, c)->n * xa_class_size[c];
     return sum;
 }
 
@@ -383,7 +394,7 @@ static void *budget_body(void *arg)
      * the biggest class freed last is among what is kept. */
     CHECK(res, t->large_cached > budget / 2, "only %zu bytes cached", t->large_cached);
     unsigned last = xa_size_class(xa_usable_size(p[n - 1]));
-    CHECK(res, t->bins[last].n > 0, "the last freed class %u is not cached", last);
+    CHECK(res, cached_in(t, last) > 0, "the last freed class %u is not cached", last);
     /* Blocks popped and flushed keep the counter true. */
     for (unsigned i = 0; i < 8; i++)
         p[i] = xa_malloc(xa_class_size[last]);
