@@ -15,7 +15,7 @@ cd "$ROOT"
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
 
-ALL_BENCHES=(fastpath scaling xthread server falseshare growth large frag freeorder oversub)
+ALL_BENCHES=(fastpath scaling xthread server falseshare growth large frag freeorder idle oversub)
 PEER_PACKAGES=(libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0)
 
 usage() {
