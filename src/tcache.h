@@ -87,18 +87,17 @@ XA_INLINE bool xa_tcache_keeps_foreign(const xa_tbin *b, unsigned c) {
  * per thread: XA_TCACHE_LARGE_TOTAL shared by the threads that have a
  * cache, at most XA_TCACHE_LARGE_BYTES and at least XA_TCACHE_LARGE_MIN
  * each. A few blocks of each class would otherwise let a thread hoard
- * megabytes, and a thread that goes idle keeps its cache until it
- * allocates again, so many threads must not multiply the worst case.
- * 256 MiB keeps 8 MiB each up to 32 threads: with 128 MiB, 32 and 64
- * threads got 4 and 2 MiB, and bench_oversub's CPU per operation grew
- * with the thread count (16-core Xeon, 16 -> 64 threads: 2.19x with
- * 128 MiB, 1.48x with 256, 1.11x with 512 at +5 % peak RSS over 256;
- * 2 cores, 2 -> 32 threads: 1.53 -> 1.41). */
+ * megabytes, so many threads must not multiply the worst case (an idle
+ * thread's share goes back after the decay time: reclaim.c). 512 MiB
+ * keeps 8 MiB each up to 64 threads: with less, bench_oversub's CPU per
+ * operation grew with the thread count (16-core Xeon, 16 -> 64 threads:
+ * 2.19x with 128 MiB, 1.48x with 256, 1.13x with 512 at +7 % peak RSS
+ * over 256; 2 cores, 2 -> 32 threads: 1.53 with 128, 1.41 with 256). */
 #ifndef XA_TCACHE_LARGE_BYTES
 #define XA_TCACHE_LARGE_BYTES ((size_t)8 << 20)
 #endif
 #ifndef XA_TCACHE_LARGE_TOTAL
-#define XA_TCACHE_LARGE_TOTAL ((size_t)256 << 20)
+#define XA_TCACHE_LARGE_TOTAL ((size_t)512 << 20)
 #endif
 #define XA_TCACHE_LARGE_MIN ((size_t)256 << 10)
 
