@@ -103,7 +103,6 @@ XA_INLINE bool xa_tcache_keeps_foreign(const xa_tbin *b, unsigned c) {
 
 typedef struct xa_tsd {
     xa_tbin bins[XA_NCLASSES];        /* large classes: cap and nmalloc only */
-    xa_lbin large[XA_NLARGE];         /* large classes' blocks (xa_large_bin) */
     xa_arena *arena;
     uint32_t arena_index;             /* arena's index; XA_NO_ARENA without one */
     uintptr_t last_free_bin;          /* the bin the last fast free pushed to (alloc.h) */
@@ -134,6 +133,9 @@ typedef struct xa_tsd {
     uint32_t in_large;                /* owner: 1 while using its large bins */
     uint32_t reclaiming;              /* reclaimer: odd while a reclaim of this thread is under way */
     struct xa_tsd *list_prev, *list_next;   /* threads with a cache; reclaim.c's lock */
+    /* The large classes' blocks (xa_large_bin): slow paths only, so after
+     * the fields the fast paths read. */
+    xa_lbin large[XA_NLARGE];
 } xa_tsd;
 
 extern __thread xa_tsd xa_tls __attribute__((tls_model("initial-exec")));
