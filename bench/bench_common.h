@@ -264,6 +264,16 @@ static __attribute__((unused)) void bench_result(const char *metric, double valu
     fflush(stdout);
 }
 
+/* Of the resident size a phase added (rss_added_kb over rss_start_kb), the
+ * share still resident at rss_end_kb, in percent (0 when nothing was added). */
+static __attribute__((unused)) double bench_retained_pct(long rss_start_kb, long rss_added_kb,
+                                                         long rss_end_kb)
+{
+    double added = (double)(rss_added_kb - rss_start_kb);
+    double kept = added > 0 ? 100.0 * (double)(rss_end_kb - rss_start_kb) / added : 0;
+    return kept < 0 ? 0 : kept;
+}
+
 static __attribute__((unused)) void bench_sample(const char *phase, double t_ms, long rss_kb)
 {
     printf("SAMPLE bench=%s phase=%s t_ms=%.1f rss_kb=%ld\n", bench_name_,

@@ -76,10 +76,7 @@ int main(int argc, char **argv)
     free(bsz);
     bench_sample("end", T_MS(), bench_rss_kb());
 
-    double added = (double)(rss_full - rss0);
-    double kept = added > 0 ? 100.0 * (double)(rss_end - rss0) / added : 0;
-    if (kept < 0)
-        kept = 0;
+    double kept = bench_retained_pct(rss0, rss_full, rss_end);
     printf("INFO bench=freeorder blocks=%zu bytes=%zu rss_start_mb=%.2f "
            "rss_allocated_mb=%.2f\n", n, bytes, rss0 / 1024.0, rss_full / 1024.0);
     bench_result("rss_after_free_mb", rss_freed / 1024.0, "MB", "lower");

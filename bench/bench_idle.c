@@ -106,10 +106,7 @@ int main(int argc, char **argv)
     free(rng);
     bench_sample("end", T_MS(), bench_rss_kb());
 
-    double added = (double)(rss_idle - rss0);
-    double kept = added > 0 ? 100.0 * (double)(rss_end - rss0) / added : 0;
-    if (kept < 0)
-        kept = 0;
+    double kept = bench_retained_pct(rss0, rss_idle, rss_end);
     printf("INFO bench=idle threads=%d rss_start_mb=%.2f wait_ms=%.0f\n", T, rss0 / 1024.0,
            wait_ms);
     bench_result("rss_idle_mb", rss_idle / 1024.0, "MB", "lower");
