@@ -94,16 +94,21 @@ size_t xa_reclaim_idle(uint64_t now_ms, uint64_t idle_ms) {
     size_t bytes = 0;
     if (pthread_mutex_trylock(&list_lock.m) != 0)
         return 0;                     /* another reclaim is under way */
+    if (!membarrier_usable()) {
+        xa_mutex_unlock(&list_lock);
+        return 0;
+    }
     unsigned candidates = 0;
     for (xa_tsd *t = threads; t; t = t->list_next) {
         uint64_t last = __atomic_load_n(&t->last_gc_ms, __ATOMIC_RELAXED);
         if (t != self && last + idle_ms <= now_ms &&
-            __atomic_load_n(&t->large_cached, __ATOMIC_RELAXED) != 0) {   /* odd: under way */
+            __atomic_load_n(&t->large_cached, __ATOMIC_RELAXED) != 0) {
+            /* Odd: a reclaim of t is under way. */
             __atomic_store_n(&t->reclaiming, t->reclaiming + 1, __ATOMIC_RELAXED);
             candidates++;
         }
     }
-    bool ok = candidates && membarrier_usable() && membarrier_all();
+    bool ok = candidates && membarrier_all();
     for (xa_tsd *t = threads; t && candidates; t = t->list_next) {
         if (!(t->reclaiming & 1))
             continue;

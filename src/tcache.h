@@ -128,8 +128,9 @@ typedef struct xa_tsd {
     uint64_t direct_allocated;        /* bytes served outside the cache (huge, aligned, ...) */
     uint64_t direct_deallocated;
     /* Another thread may give this thread's large bins back when it goes
-     * idle (reclaim.c): the owner's uses of them nest in
-     * xa_large_enter/leave, the reclaimer sets reclaiming. Both atomic. */
+     * idle (reclaim.c): the owner's uses of them run between
+     * xa_large_enter and xa_large_leave, the reclaimer sets reclaiming.
+     * Both atomic. */
     uint32_t in_large;                /* owner: 1 while using its large bins */
     uint32_t reclaiming;              /* reclaimer: odd while a reclaim of this thread is under way */
     struct xa_tsd *list_prev, *list_next;   /* threads with a cache; reclaim.c's lock */
