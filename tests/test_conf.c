@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -394,6 +395,66 @@ static int case_decay_idle(int argc, char **argv) {
     return 0;
 }
 
+/* A thread caches 1.25 MiB of large blocks and blocks; this thread
+ * allocates nothing. With background_thread the blocks go back to their
+ * arenas once the thread has been idle for the decay time
+ * (stats.allocated counts thread-cached blocks); without it they stay.
+ * Needs membarrier(2): where it is refused, nothing is checked.
+ * argv: expect_drop seconds */
+static pthread_barrier_t idler_cached, idler_done;
+
+static void *cache_and_idle(void *arg) {
+    void *p[4];
+    for (int i = 0; i < 4; i++) {
+        p[i] = xalloc_malloc((size_t)(i + 1) * 128 * 1024);   /* 128 - 512 KiB */
+        if (p[i] == NULL)
+            return (void *)1;
+        memset(p[i], 0x2d, 4096);
+    }
+    for (int i = 0; i < 4; i++)
+        xalloc_free(p[i]);
+    pthread_barrier_wait(&idler_cached);
+    pthread_barrier_wait(&idler_done);
+    return arg;
+}
+
+static int case_idle_thread(int argc, char **argv) {
+    bool expect_drop = atoi(argv[0]) != 0;
+    double limit = atof(argv[1]);
+    long cmds = syscall(SYS_membarrier, 0 /* MEMBARRIER_CMD_QUERY */, 0, 0);
+    if (cmds < 0 || !(cmds & (1 << 3) /* MEMBARRIER_CMD_PRIVATE_EXPEDITED */)) {
+        fprintf(stderr, "membarrier unavailable: not checked\n");
+        return 0;
+    }
+    pthread_t th;
+    pthread_barrier_init(&idler_cached, NULL, 2);
+    pthread_barrier_init(&idler_done, NULL, 2);
+    size_t a0 = c_allocated();
+    CHECK(pthread_create(&th, NULL, cache_and_idle, NULL) == 0, "pthread_create");
+    pthread_barrier_wait(&idler_cached);
+    size_t a1 = c_allocated();
+    CHECK(a1 >= a0 + MiB, "stats.allocated %zu -> %zu: the blocks are not cached", a0, a1);
+    double t0 = now_s(), t;
+    size_t a = a1;
+    while ((t = now_s() - t0) < limit) {
+        sleep_ms(50);
+        a = c_allocated();
+        if (a + MiB <= a1)
+            break;
+    }
+    pthread_barrier_wait(&idler_done);
+    void *ret;
+    pthread_join(th, &ret);
+    CHECK(ret == NULL, "malloc failed in the idle thread");
+    if (expect_drop)
+        CHECK(a + MiB <= a1, "stats.allocated %zu -> %zu -> %zu: an idle thread still caches its "
+              "large blocks after %.1f s with background_thread:true", a0, a1, a, t);
+    else
+        CHECK(a + MiB > a1, "stats.allocated %zu -> %zu -> %zu after %.1f s with nothing "
+              "running that could take them back", a0, a1, a, t);
+    return 0;
+}
+
 /* background_thread: a thread named xalloc-purge exists (or not). */
 static int case_bgthread(int argc, char **argv) {
     bool want = atoi(argv[0]) != 0;
@@ -580,6 +641,7 @@ static int child_main(int argc, char **argv) {
         { "decay_never", case_decay_never, 0 },
         { "decay_active", case_decay_active, 1 },
         { "decay_idle", case_decay_idle, 2 },
+        { "idle_thread", case_idle_thread, 2 },
         { "decay_huge_active", case_decay_huge_active, 1 },
         { "bgthread", case_bgthread, 1 },
         { "thp", case_thp, 1 },
@@ -826,6 +888,9 @@ static void test_background_thread(void **state) {
     expect("background_thread:true", NULL, ARGS("bgthread", "1"));
     /* No allocation activity at all: the thread alone purges. */
     expect("background_thread:true", NULL, ARGS("decay_idle", "1", "2.5"));
+    /* ... and takes back what an idle thread cached; nothing else does. */
+    expect("background_thread:true", NULL, ARGS("idle_thread", "1", "3.0"));
+    expect(NULL, NULL, ARGS("idle_thread", "0", "1.6"));
 }
 
 static void test_decay_bad(void **state) {
