@@ -9,6 +9,7 @@ typedef struct xa_options {
     unsigned narenas;          /* 0: one per CPU */
     bool tcache;
     size_t tcache_max;         /* largest size the thread caches keep */
+    bool tcache_reclaim;       /* idle threads' large blocks taken back (reclaim.c) */
     long dirty_decay_ms;       /* 0: purge at once; -1: never */
     bool background_thread;
     int thp;                   /* enum xa_thp_mode */

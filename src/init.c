@@ -29,6 +29,7 @@ xa_options xa_opt = {
     .narenas = 0,
     .tcache = true,
     .tcache_max = 512 * 1024,
+    .tcache_reclaim = true,
     .dirty_decay_ms = 1000,
     .background_thread = false,
     .thp = XA_THP_DEFAULT,
@@ -107,6 +108,7 @@ static void conf_apply(const char *k, size_t kl, const char *v, size_t vl) {
 #define BOOL_OPT(name, field) \
     if (key_is(k, kl, name)) { if (parse_bool(v, vl, &b)) xa_opt.field = b; else goto bad; return; }
     BOOL_OPT("tcache", tcache)
+    BOOL_OPT("tcache_reclaim", tcache_reclaim)
     BOOL_OPT("background_thread", background_thread)
     BOOL_OPT("abort_on_error", abort_on_error)
     BOOL_OPT("junk", junk)

@@ -92,9 +92,9 @@ static bool membarrier_all(void) {
 size_t xa_reclaim_idle(uint64_t now_ms, uint64_t idle_ms) {
     xa_tsd *self = &xa_tls;
     size_t bytes = 0;
-    if (pthread_mutex_trylock(&list_lock.m) != 0)
+    if (!xa_opt.tcache_reclaim || pthread_mutex_trylock(&list_lock.m) != 0)
         return 0;                     /* another reclaim is under way */
-    if (!membarrier_usable()) {
+    if (membarrier_state < 0) {       /* refused once: for good */
         xa_mutex_unlock(&list_lock);
         return 0;
     }
@@ -108,7 +108,10 @@ size_t xa_reclaim_idle(uint64_t now_ms, uint64_t idle_ms) {
             candidates++;
         }
     }
-    bool ok = candidates && membarrier_all();
+    /* The first system call only when there is something to take: a
+     * program that never has an idle thread with cached large blocks
+     * never calls membarrier. */
+    bool ok = candidates && membarrier_usable() && membarrier_all();
     for (xa_tsd *t = threads; t && candidates; t = t->list_next) {
         if (!(t->reclaiming & 1))
             continue;
@@ -123,7 +126,7 @@ size_t xa_reclaim_idle(uint64_t now_ms, uint64_t idle_ms) {
 
 void xa_reclaim_maybe(uint64_t now_ms) {
     long decay = xa_opt.dirty_decay_ms;
-    if (decay < 0)
+    if (decay < 0 || !xa_opt.tcache_reclaim)
         return;
     uint64_t idle = (uint64_t)decay > RECLAIM_IDLE_MIN_MS ? (uint64_t)decay : RECLAIM_IDLE_MIN_MS;
     uint64_t next = __atomic_load_n(&next_scan_ms, __ATOMIC_RELAXED);

@@ -17,7 +17,8 @@ void xa_reclaim_unregister(xa_tsd *t);
 
 /* Give back the large bins of every other registered thread whose GC has
  * not run for idle_ms (0: every thread not using them right now). Returns
- * the bytes given back. Does nothing without membarrier(2). */
+ * the bytes given back. Does nothing without membarrier(2) or with
+ * tcache_reclaim:false. */
 size_t xa_reclaim_idle(uint64_t now_ms, uint64_t idle_ms);
 
 /* From a thread's GC pass: a reclaim of idle threads at most every

@@ -893,6 +893,15 @@ static void test_background_thread(void **state) {
     expect(NULL, NULL, ARGS("idle_thread", "0", "1.6"));
 }
 
+/* tcache_reclaim: on by default; off, an idle thread keeps its cached
+ * large blocks even with the background thread running. */
+static void test_tcache_reclaim(void **state) {
+    expect(NULL, NULL, ARGS("opt", "tcache_reclaim", "true"));
+    expect("tcache_reclaim:false", NULL, ARGS("opt", "tcache_reclaim", "false"));
+    expect("tcache_reclaim:maybe", "tcache_reclaim", ARGS("opt", "tcache_reclaim", "true"));
+    expect("background_thread:true,tcache_reclaim:false", NULL, ARGS("idle_thread", "0", "2.0"));
+}
+
 static void test_decay_bad(void **state) {
     const char *bad[] = { "dirty_decay_ms:-2", "dirty_decay_ms:abc", "dirty_decay_ms:1x",
                           "dirty_decay_ms:", "dirty_decay_ms:-", "dirty_decay_ms:2000000000000" };
@@ -1010,16 +1019,17 @@ static void test_syntax_tolerated(void **state) {
 
 /* Several bad items: each reported, none crashes, defaults kept. */
 static void test_many_bad(void **state) {
-    const char *conf = "narenas:x,tcache:x,tcache_max:x,dirty_decay_ms:x,background_thread:x,"
-                       "thp:x,abort_on_error:x,junk:x,stats_print:x,bogus:x";
+    const char *conf = "narenas:x,tcache:x,tcache_max:x,tcache_reclaim:x,dirty_decay_ms:x,"
+                       "background_thread:x,thp:x,abort_on_error:x,junk:x,stats_print:x,bogus:x";
     child c;
-    const char **args = ARGS("opt", "tcache", "true", "tcache_max", "524288", "dirty_decay_ms", "1000",
-                             "background_thread", "false", "thp", "\"default\"", "abort_on_error",
-                             "true", "junk", "false");
+    const char **args = ARGS("opt", "tcache", "true", "tcache_max", "524288", "tcache_reclaim", "true",
+                             "dirty_decay_ms", "1000", "background_thread", "false", "thp",
+                             "\"default\"", "abort_on_error", "true", "junk", "false");
     run_child(&c, conf, args);
     ASSERT_CHILD_OK(&c, conf, args);
-    const char *keys[] = { "narenas", "tcache", "tcache_max", "dirty_decay_ms", "background_thread",
-                           "thp", "abort_on_error", "junk", "stats_print", "bogus" };
+    const char *keys[] = { "narenas", "tcache", "tcache_max", "tcache_reclaim", "dirty_decay_ms",
+                           "background_thread", "thp", "abort_on_error", "junk", "stats_print",
+                           "bogus" };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!has_conf_warning(c.err->s, keys[i]))
             fail_msg("no warning naming '%s':\n%s", keys[i], c.err->s);
@@ -1052,6 +1062,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_decay_default_active_huge),
         cmocka_unit_test(test_decay_huge_control),
         cmocka_unit_test(test_background_thread),
+        cmocka_unit_test(test_tcache_reclaim),
         cmocka_unit_test(test_decay_bad),
         cmocka_unit_test(test_thp),
         cmocka_unit_test(test_abort_on_error_false),
