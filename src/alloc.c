@@ -357,7 +357,7 @@ void *xa_realloc(void *p, size_t size) {
             cached = b->n && b->stack[b->n - 1] == p;
         } else {
             xa_large_enter(t);
-            cached = b->cap && xa_lbin_holds(xa_large_bin(t, r->sizeclass), p);
+            cached = xa_lbin_holds(xa_large_bin(t, r->sizeclass), p);   /* none if uncached */
             xa_large_leave(t);
         }
         if (unlikely(cached)) {

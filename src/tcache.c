@@ -141,6 +141,22 @@ static uint32_t *bin_low(xa_tsd *t, unsigned c) {
     return c < XA_NSMALL ? &t->bins[c].low : &xa_large_bin(t, c)->low;
 }
 
+/* stack[0 .. nflush) of class c's bin went back to the arenas: the rest
+ * slides down, and the counts follow. */
+static void bin_drop_bottom(xa_tsd *t, unsigned c, unsigned nflush) {
+    bool small = c < XA_NSMALL;
+    void **items = small ? t->bins[c].stack : xa_large_bin(t, c)->stack;
+    uint32_t *n = small ? &t->bins[c].n : &xa_large_bin(t, c)->n;
+    memmove(items, items + nflush, (*n - nflush) * sizeof(void *));
+    *n -= nflush;
+    if (small)
+        xa_tbin_sync_top(&t->bins[c]);
+    t->narena[c] -= nflush;
+    uint32_t *low = bin_low(t, c);
+    if (*n < *low)
+        *low = *n;
+}
+
 /* Return stack[0 .. nflush) of large class c's bin to the owning arenas;
  * the rest slides down. Touches only what the large-bin hand-off covers
  * (tcache.h): the reclaimer calls it on other threads' bins. */
@@ -156,11 +172,7 @@ static void large_bin_flush(xa_tsd *t, unsigned c, unsigned nflush) {
         else
             xa_arena_large_free(xa_chunk_arena(ch), r);
     }
-    memmove(items, items + nflush, (l->n - nflush) * sizeof(void *));
-    l->n -= nflush;
-    t->narena[c] -= nflush;
-    if (l->n < l->low)
-        l->low = l->n;
+    bin_drop_bottom(t, c, nflush);
 }
 
 /* Return stack[0 .. nflush) of bin c to the owning arenas, one bin lock per
@@ -192,12 +204,7 @@ static void tbin_flush(xa_tsd *t, unsigned c, unsigned nflush, bool into_slabs) 
             xa_arena_small_free_remote(a, c, items + done, j - done);
         done = j;
     }
-    memmove(items, items + nflush, (b->n - nflush) * sizeof(void *));
-    b->n -= nflush;
-    xa_tbin_sync_top(b);
-    t->narena[c] -= nflush;
-    if (b->n < b->low)
-        b->low = b->n;
+    bin_drop_bottom(t, c, nflush);
 }
 
 size_t xa_tcache_flush_large(xa_tsd *t) {
