@@ -229,8 +229,8 @@ size_t xa_tcache_flush_large(xa_tsd *t) {
 /* A thread that has flushed overflowing bins TEARDOWN_FLUSHES times in a
  * row with no malloc slow path in between is freeing what it built (a
  * phase ending, a program tearing its data down): the dirty pages it
- * leaves go back at once, past 2 MiB, instead of waiting under the cap of
- * half the active pages for the decay (bench_frag's final RSS over live
+ * leaves go back at once, past 2 MiB, instead of waiting under the dirty
+ * cap for the decay (bench_frag's final RSS over live
  * 1.877 -> 1.807, freeorder 12.7 -> 8.5 MB). Threads that never filled a
  * cache only free what others allocated (consumers) and are left alone.
  * Churning threads take malloc slow paths between their flushes: a burst
