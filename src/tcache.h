@@ -178,6 +178,17 @@ XA_INLINE void xa_large_enter(xa_tsd *t) {
 XA_INLINE void xa_large_leave(xa_tsd *t) {
     __atomic_store_n(&t->in_large, 0, __ATOMIC_RELEASE);
 }
+/* xa_large_enter without the wait, for the paths that call nothing: false,
+ * and out again, when a reclaim of this thread is under way (the caller
+ * then takes a path that enters and waits). */
+XA_INLINE bool xa_large_try_enter(xa_tsd *t) {
+    __atomic_store_n(&t->in_large, 1, __ATOMIC_RELAXED);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (likely(!(__atomic_load_n(&t->reclaiming, __ATOMIC_ACQUIRE) & 1)))
+        return true;
+    xa_large_leave(t);
+    return false;
+}
 
 /* Inside the hand-off. An atomic store (a plain move): a reclaimer reads
  * it without the hand-off, as a hint, to skip threads that cache nothing. */
