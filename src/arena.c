@@ -23,15 +23,16 @@ static unsigned arenas_limit;        /* atomic: one past the highest index creat
 #define RETAINED_EMPTY_CHUNKS 1
 /* Dirty pages allowed beyond decay: as many as the active pages, at least
  * 8 MiB over all arenas. Memory freed in bulk past that goes back at once
- * instead of waiting for decay; a program churning through its working set reuses
- * dirty pages instead of paying a madvise and a page fault per page
- * (bench_oversub: 3x the throughput of a 1/8 cap at 1.8x the peak RSS;
- * a cap of all the active pages rather than half: CPU per operation -8 %
- * at 2 threads, -7 % at 32, peak RSS +6-9 %, as its 32-512 KiB blocks
- * leave dirty holes the next block does not fit, purged and faulted in
- * again; no other benchmark moved; bench_large: 36 kops/s with a 4 MiB floor, 58 with 8 MiB, 70 with
- * 16 MiB, while the free-order benchmark keeps 8.8, 12.7 and 21.3 MB after
- * its bulk free). Each arena gets the floor in proportion to its share of
+ * instead of waiting for decay; a program churning through its working
+ * set reuses dirty pages instead of paying a madvise and a page fault per
+ * page (bench_oversub: 3x the throughput of a 1/8 cap at 1.8x the peak
+ * RSS; a cap of all the active pages rather than half: CPU per operation
+ * -8 % at 2 threads and -7 % at 32 for +6-9 % peak RSS, as its 32-512 KiB
+ * blocks leave dirty holes the next block does not fit, which the half
+ * cap purged and the next blocks faulted in again). The floor: bench_large
+ * ran at 36 kops/s with a 4 MiB floor, 58 with 8 MiB, 70 with 16 MiB,
+ * while the free-order benchmark kept 8.8, 12.7 and 21.3 MB after its
+ * bulk free. Each arena gets the floor in proportion to its share of
  * the active pages: an arena whose threads went quiet must not keep the
  * dirty pages that a busy one would otherwise reuse (bench_xthread, whose
  * two arenas fill and drain out of phase, peaked at 24 MB with one global

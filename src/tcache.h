@@ -178,6 +178,7 @@ XA_INLINE void xa_large_enter(xa_tsd *t) {
 XA_INLINE void xa_large_leave(xa_tsd *t) {
     __atomic_store_n(&t->in_large, 0, __ATOMIC_RELEASE);
 }
+
 /* xa_large_enter without the wait, for the paths that call nothing: false,
  * and out again, when a reclaim of this thread is under way (the caller
  * then takes a path that enters and waits). */
