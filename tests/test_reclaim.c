@@ -292,6 +292,69 @@ static void test_owners_and_reclaimer_at_once(void **state)
     print_message("reclaimed %zu bytes while the owners ran\n", reclaimed);
 }
 
+/* Ends the reclaim of t that the test marked under way, after a while. */
+static void *end_reclaim_later(void *arg)
+{
+    xa_tsd *t = arg;
+    usleep(50 * 1000);
+    __atomic_store_n(&t->reclaiming, t->reclaiming + 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void mark_reclaim_under_way(xa_tsd *t, pthread_t *helper)
+{
+    __atomic_store_n(&t->reclaiming, t->reclaiming + 1, __ATOMIC_RELAXED);   /* odd */
+    assert_int_equal(pthread_create(helper, NULL, end_reclaim_later, t), 0);
+}
+
+/* The large-cache paths that call nothing (xa_large_try_enter) step aside
+ * when a reclaim of their thread is under way; the paths they fall back to
+ * wait for that reclaim to end, then free into the cache or allocate, with
+ * the cached-bytes counter right. No membarrier needed: the reclaim here
+ * is only the mark. */
+static void test_cache_paths_meet_reclaim(void **state)
+{
+    (void)state;
+    xa_tsd *t = &xa_tls;
+    enum { SIZE = 64 << 10 };
+    unsigned c = xa_size_class(SIZE);
+    xa_large_enter(t);                /* empty bins: q's free finds room */
+    xa_tcache_flush_large(t);
+    xa_large_leave(t);
+    uint64_t *p = xa_malloc(SIZE), *q = xa_malloc(SIZE);
+    assert_non_null(p);
+    assert_non_null(q);
+    p[0] = 1;
+    q[0] = 2;
+    pthread_t helper;
+
+    mark_reclaim_under_way(t, &helper);
+    xa_free(q);
+    assert_int_equal(__atomic_load_n(&t->reclaiming, __ATOMIC_ACQUIRE) & 1, 0);   /* waited */
+    assert_int_equal(pthread_join(helper, NULL), 0);
+    xa_large_enter(t);
+    bool cached = xa_lbin_holds(xa_large_bin(t, c), q);
+    bool counted = t->large_cached == bins_bytes(t);
+    xa_large_leave(t);
+    assert_true(cached);
+    assert_true(counted);
+
+    mark_reclaim_under_way(t, &helper);
+    uint64_t *r = xa_malloc(SIZE);
+    assert_int_equal(__atomic_load_n(&t->reclaiming, __ATOMIC_ACQUIRE) & 1, 0);
+    assert_int_equal(pthread_join(helper, NULL), 0);
+    assert_non_null(r);
+    assert_ptr_not_equal(r, p);
+    r[0] = 3;
+    assert_int_equal(p[0], 1);
+    xa_large_enter(t);
+    counted = t->large_cached == bins_bytes(t);
+    xa_large_leave(t);
+    assert_true(counted);
+    xa_free(r);
+    xa_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_trim_takes_other_threads),
         cmocka_unit_test(test_fork_child_lists_itself),
         cmocka_unit_test(test_owners_and_reclaimer_at_once),
+        cmocka_unit_test(test_cache_paths_meet_reclaim),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
