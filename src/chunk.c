@@ -20,23 +20,26 @@ static bool registry_reserve(void) {
                                          __ATOMIC_ACQUIRE))
             xa_pages_unmap(m, XA_REGISTRY_BYTES);   /* another thread's won */
     }
-    __atomic_store_n(&xa_registry, registry, __ATOMIC_RELAXED);
+    __atomic_store_n(&xa_registry, __atomic_load_n(&registry, __ATOMIC_ACQUIRE), __ATOMIC_RELAXED);
     __atomic_store_n(&xa_registry_limit, XA_REGISTRY_BYTES, __ATOMIC_RELEASE);
     return true;
 }
 
-/* false when the OS refuses to make the byte's page writable. */
+/* false when the OS refuses to make the byte's page writable. The
+ * pointer is read atomically: a thread that lost the race to reserve may
+ * still be running its compare-and-swap on it. */
 static bool registry_set(const void *chunk, bool on) {
+    uint8_t *reg = __atomic_load_n(&registry, __ATOMIC_ACQUIRE);
     uint64_t i = (uintptr_t)chunk >> XA_CHUNK_SHIFT;
     uint64_t page = i >> XA_PAGE_SHIFT, bit = (uint64_t)1 << (page % 64);
     uint64_t *w = &registry_writable[page / 64];
     if (!(__atomic_load_n(w, __ATOMIC_ACQUIRE) & bit)) {
         /* Marked only once writable; two threads may both make it so. */
-        if (!xa_pages_make_writable(registry + (page << XA_PAGE_SHIFT), XA_PAGE))
+        if (!xa_pages_make_writable(reg + (page << XA_PAGE_SHIFT), XA_PAGE))
             return false;
         __atomic_fetch_or(w, bit, __ATOMIC_RELEASE);
     }
-    __atomic_store_n(&registry[i], (uint8_t)on, __ATOMIC_RELEASE);
+    __atomic_store_n(&reg[i], (uint8_t)on, __ATOMIC_RELEASE);
     return true;
 }
 
