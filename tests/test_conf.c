@@ -65,19 +65,6 @@ static size_t c_rss(void) {
     return bytes;
 }
 
-/* RSS once it is at least drop bytes under rss0, or as it is when the
- * time (from t0) runs out. A purge by another thread (the background
- * thread) updates the statistics before its madvise or munmap returns, so
- * the RSS may lag the figure the caller waited for by a little. */
-static size_t c_rss_after_drop(size_t rss0, size_t drop, double t0, double limit) {
-    size_t rss = c_rss();
-    while (!UNDER_SANITIZER && rss + drop >= rss0 && now_s() - t0 < limit) {
-        sleep_ms(10);
-        rss = c_rss();
-    }
-    return rss;
-}
-
 static void c_epoch(void) {
     uint64_t e = 1;
     size_t len = sizeof e;
@@ -372,7 +359,8 @@ static int case_decay_huge_active(int argc, char **argv) {
             break;
         sleep_ms(20);
     }
-    size_t rss1 = c_rss_after_drop(rss0, 9 * MiB, t0, limit);
+    size_t rss1;
+    CHECK(rss_wait_under(rss0 - 9 * MiB, t0 + limit, 10, &rss1), "cannot read /proc/self/statm");
     CHECK(cached < MiB, "a freed 12 MiB huge block is still kept mapped (%zu bytes, RSS %zu KiB, "
                         "%zu KiB before the free) after %.1f s of small and large allocations with "
                         "dirty_decay_ms:1000", cached, rss1 >> 10, rss0 >> 10, t);
@@ -397,7 +385,9 @@ static int case_decay_idle(int argc, char **argv) {
         if (d < MiB / 2)
             break;
     }
-    size_t rss1 = expect_drop ? c_rss_after_drop(rss0, 3 * MiB / 2, t0, limit) : c_rss();
+    size_t rss1 = c_rss();
+    if (expect_drop)
+        CHECK(rss_wait_under(rss0 - 3 * MiB / 2, t0 + limit, 10, &rss1), "cannot read /proc/self/statm");
     if (expect_drop) {
         CHECK(d < MiB / 2, "dirty still %zu after %.1f s idle with background_thread:true", d, t);
         CHECK(UNDER_SANITIZER || rss1 + 3 * MiB / 2 < rss0, "RSS %zu -> %zu although dirty is %zu", rss0,

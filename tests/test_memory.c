@@ -90,12 +90,9 @@ static void test_free_all_but_last(void **state) {
     munmap(p, cap * sizeof *p);
 
     const size_t limit = rss0 + 16 * MiB;
-    double t0 = now_s();
-    size_t rss1 = rss_bytes();
-    while (!UNDER_SANITIZER && rss1 >= limit && now_s() - t0 < 2.0) {
-        sleep_ms(50);
-        rss1 = rss_bytes();
-    }
+    size_t rss1;
+    if (!rss_wait_under(limit, now_s() + 2.0, 50, &rss1))
+        fail_msg("cannot read /proc/self/statm");
     if (!UNDER_SANITIZER && rss1 >= limit)
         fail_msg("%zu blocks (%zu MiB) freed but the last: RSS %zu MiB at start, %zu MiB at peak, "
                  "still %zu MiB 2 s later (limit %zu MiB)",

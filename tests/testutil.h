@@ -86,6 +86,22 @@ static inline void sleep_ms(long ms) {
     }
 }
 
+/* The RSS once it is under limit, read every poll_ms until now_s() reaches
+ * deadline, else as it is then: memory goes back over time (decay), and a
+ * purge by another thread changes the statistics before its madvise or
+ * munmap returns. Under a sanitizer it is read once (its own memory hides
+ * the allocator's). false when it cannot be read. */
+static inline bool rss_wait_under(size_t limit, double deadline, long poll_ms, size_t *rss) {
+    if (!read_rss(rss))
+        return false;
+    while (!UNDER_SANITIZER && *rss >= limit && now_s() < deadline) {
+        sleep_ms(poll_ms);
+        if (!read_rss(rss))
+            return false;
+    }
+    return true;
+}
+
 /* The arena count xalloc picks by default: one per CPU, at most 256. */
 static inline unsigned default_narenas(void) {
     cpu_set_t set;
