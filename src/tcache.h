@@ -168,13 +168,21 @@ XA_INLINE size_t xa_tcache_large_budget(void) {
  * reclaim is under way, enter waits for that one to end; any later one
  * sees in_large and leaves this thread alone. */
 void xa_large_enter_wait(xa_tsd *t, uint32_t seen);
-XA_INLINE void xa_large_enter(xa_tsd *t) {
+
+/* The owner's half of the handshake: mark, then read the reclaimer's
+ * counter (odd: a reclaim of this thread is under way). */
+XA_INLINE uint32_t xa_large_mark(xa_tsd *t) {
     __atomic_store_n(&t->in_large, 1, __ATOMIC_RELAXED);
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    uint32_t seen = __atomic_load_n(&t->reclaiming, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&t->reclaiming, __ATOMIC_ACQUIRE);
+}
+
+XA_INLINE void xa_large_enter(xa_tsd *t) {
+    uint32_t seen = xa_large_mark(t);
     if (unlikely(seen & 1))
         xa_large_enter_wait(t, seen);
 }
+
 XA_INLINE void xa_large_leave(xa_tsd *t) {
     __atomic_store_n(&t->in_large, 0, __ATOMIC_RELEASE);
 }
@@ -183,9 +191,7 @@ XA_INLINE void xa_large_leave(xa_tsd *t) {
  * and out again, when a reclaim of this thread is under way (the caller
  * then takes a path that enters and waits). */
 XA_INLINE bool xa_large_try_enter(xa_tsd *t) {
-    __atomic_store_n(&t->in_large, 1, __ATOMIC_RELAXED);
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if (likely(!(__atomic_load_n(&t->reclaiming, __ATOMIC_ACQUIRE) & 1)))
+    if (likely(!(xa_large_mark(t) & 1)))
         return true;
     xa_large_leave(t);
     return false;
