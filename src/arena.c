@@ -40,8 +40,6 @@ static unsigned arenas_limit;        /* atomic: one past the highest index creat
  * onto clean pages makes the others give back what they hold beyond half
  * their active pages (settle_growth). */
 #define DIRTY_MIN_PAGES ((size_t)(8 << 20) >> XA_PAGE_SHIFT)
-/* The fewest pages any run asks for: a slab or the smallest large class. */
-#define MIN_RUN_PAGES (XA_LARGE_MIN >> XA_PAGE_SHIFT)
 #define BULK_KEEP_PAGES ((size_t)(2 << 20) >> XA_PAGE_SHIFT)
 
 static size_t total_active;   /* pages, all arenas; atomic, moved under arena locks */
@@ -198,9 +196,9 @@ static bool chunk_grow(xa_arena *a) {
  * bench_xthread 90 % of the runs cut from clean pages were cut while the
  * arena held enough dirty pages, all in slivers; with them kept, none
  * (bench_oversub: -5 % CPU per operation at 2 threads; frag's final
- * resident over live 1.803 -> 1.814). */
-static xa_run *run_alloc(xa_arena *a, size_t npages, size_t align_pages, size_t desc_size,
-                         unsigned c, bool slab) {
+ * resident over live 1.803 -> 1.814). A slab puts the kept pages to use:
+ * its descriptor is sized for the regions of all its pages. */
+static xa_run *run_alloc(xa_arena *a, size_t npages, size_t align_pages, unsigned c, bool slab) {
     size_t need = npages + align_pages - 1;
     if (need > XA_USABLE_PAGES)
         return NULL;
@@ -210,20 +208,8 @@ static xa_run *run_alloc(xa_arena *a, size_t npages, size_t align_pages, size_t 
             return NULL;
         fr = best_fit(a, need);
     }
-    /* Both descriptors first, so failure leaves the free run untouched. */
-    xa_run *r = desc_alloc(a, desc_size);
-    xa_run *rest = r ? desc_alloc(a, XA_RUN_DESC_SIZE) : NULL;
-    if (rest == NULL) {
-        if (r)
-            desc_free(a, r);
-        return NULL;
-    }
     bool dirty = fr->dirty;
     uint64_t since = fr->dirty_since_ms;
-    free_run_remove(a, fr);
-    if (!dirty)
-        __atomic_fetch_add(&a->grew_clean, npages, __ATOMIC_RELAXED);
-
     size_t start = fr->page;
     if (align_pages > 1) {
         uintptr_t addr = XA_ALIGN_UP((uintptr_t)fr->addr, align_pages * XA_PAGE);
@@ -231,10 +217,22 @@ static xa_run *run_alloc(xa_arena *a, size_t npages, size_t align_pages, size_t 
     }
     size_t head = start - fr->page;
     size_t tail = fr->npages - head - npages;
-    if (dirty && tail < MIN_RUN_PAGES) {
+    if (dirty && tail < XA_RUN_MIN_PAGES) {
         npages += tail;               /* a sliver no run fits: the run keeps it */
         tail = 0;
     }
+    /* Both descriptors first, so failure leaves the free run untouched. */
+    size_t desc_size = slab ? xa_slab_desc_size(xa_slab_regs(c, npages)) : XA_RUN_DESC_SIZE;
+    xa_run *r = desc_alloc(a, desc_size);
+    xa_run *rest = r ? desc_alloc(a, XA_RUN_DESC_SIZE) : NULL;
+    if (rest == NULL) {
+        if (r)
+            desc_free(a, r);
+        return NULL;
+    }
+    free_run_remove(a, fr);
+    if (!dirty)
+        __atomic_fetch_add(&a->grew_clean, npages, __ATOMIC_RELAXED);
     xa_chunk *ch = xa_chunk_of(fr->addr);
 
     r->page = (uint16_t)start;
@@ -422,7 +420,7 @@ static void settle_growth(xa_arena *a) {
 void *xa_arena_large_alloc(xa_arena *a, unsigned c, size_t alignment, bool *zeroed) {
     size_t size = xa_class_size[c];
     xa_mutex_lock(&a->lock);
-    xa_run *r = run_alloc(a, size >> XA_PAGE_SHIFT, alignment >> XA_PAGE_SHIFT, XA_RUN_DESC_SIZE,
+    xa_run *r = run_alloc(a, size >> XA_PAGE_SHIFT, alignment >> XA_PAGE_SHIFT,
                           c, false);
     if (r) {
         r->kind = XA_RUN_LARGE;       /* run_alloc set the class */
@@ -500,7 +498,7 @@ bool xa_arena_large_resize(xa_arena *a, xa_run *r, unsigned newc) {
 static xa_run *slab_new(xa_arena *a, unsigned c) {
     const xa_slab_geom *g = &xa_slab_geom_of[c];
     xa_mutex_lock(&a->lock);
-    xa_run *r = run_alloc(a, g->pages, 1, xa_slab_desc_size(g->nregs), c, true);
+    xa_run *r = run_alloc(a, g->pages, 1, c, true);
     if (r)
         xa_slab_init(r, c);
     xa_mutex_unlock(&a->lock);        /* no purging here: the bin lock is held */

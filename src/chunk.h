@@ -15,6 +15,7 @@
 #include "xa_common.h"
 #include "bitmap.h"
 #include "rbtree.h"
+#include "sizeclass.h"
 
 struct xa_arena;
 
@@ -67,6 +68,11 @@ typedef struct xa_run {
 } xa_run;
 
 #define XA_RUN_DESC_SIZE (offsetof(xa_run, bitmap) + 3 * sizeof(void *))
+
+/* The fewest pages any run asks for: a slab or the smallest large class.
+ * A run cut from a dirty free run may take up to XA_RUN_MIN_PAGES - 1
+ * pages beyond what it asked for (arena.c: run_alloc). */
+#define XA_RUN_MIN_PAGES (XA_LARGE_MIN >> XA_PAGE_SHIFT)
 
 XA_INLINE size_t xa_slab_desc_size(unsigned nregs) {
     size_t s = offsetof(xa_run, bitmap) + xa_bitmap_size(nregs);

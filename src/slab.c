@@ -1,9 +1,14 @@
 #include "slab.h"
 
+unsigned xa_slab_regs(unsigned c, size_t npages) {
+    size_t n = (npages << XA_PAGE_SHIFT) / xa_class_size[c];
+    return n < XA_BITMAP_MAX_BITS ? (unsigned)n : XA_BITMAP_MAX_BITS;
+}
+
 void xa_slab_init(xa_run *r, unsigned c) {
     r->kind = XA_RUN_SLAB;
     r->sizeclass = (uint8_t)c;
-    r->nregs = xa_slab_geom_of[c].nregs;
+    r->nregs = (uint16_t)xa_slab_regs(c, r->npages);
     r->nfree = r->nregs;
     xa_bitmap_init_full(&r->bitmap, r->nregs);
 }

@@ -6,7 +6,12 @@
 #include "chunk.h"
 #include "sizeclass.h"
 
-/* Turn run r (kind, addr, npages already set) into an empty slab of class c. */
+/* Regions of class c that a slab of npages holds: the class's geometry,
+ * or more when the slab kept a dirty sliver past it (arena.c). */
+unsigned xa_slab_regs(unsigned c, size_t npages);
+
+/* Turn run r (kind, addr, npages already set, a descriptor sized for
+ * xa_slab_regs(c, r->npages)) into an empty slab of class c. */
 void xa_slab_init(xa_run *r, unsigned c);
 
 /* Move up to want free regions, lowest address first, into out[]. */

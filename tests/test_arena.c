@@ -125,6 +125,40 @@ static void check_regions(xa_arena *a, unsigned c, void **out, unsigned n)
     free(s);
 }
 
+/* The slabs holding out[0 .. n) of class c: as few as their regions
+ * allow, each with the regions of all its pages (a slab cut from a dirty
+ * run may keep a sliver of up to XA_RUN_MIN_PAGES - 1 pages past its
+ * class's geometry, and uses it). Returns how many and their pages. */
+static size_t check_slabs(unsigned c, void **out, unsigned n, size_t *pages)
+{
+    const xa_slab_geom *g = &xa_slab_geom_of[c];
+    xa_run **runs = malloc(n * sizeof *runs);
+    size_t nruns = 0, regs = 0, smallest = SIZE_MAX;
+    *pages = 0;
+    for (unsigned i = 0; i < n; i++) {
+        xa_run *r = run_of(out[i]);
+        size_t k = 0;
+        while (k < nruns && runs[k] != r)
+            k++;
+        if (k < nruns)
+            continue;
+        runs[nruns++] = r;
+        assert_in_range(r->npages, g->pages, g->pages + XA_RUN_MIN_PAGES - 1);
+        assert_int_equal(r->nregs, xa_slab_regs(c, r->npages));
+        assert_true((size_t)r->nregs * xa_class_size[c] <= (size_t)r->npages * XA_PAGE);
+        assert_true((size_t)(r->nregs + 1) * xa_class_size[c] > (size_t)r->npages * XA_PAGE ||
+                    r->nregs == XA_BITMAP_MAX_BITS);
+        regs += r->nregs;
+        *pages += r->npages;
+        if (r->nregs < smallest)
+            smallest = r->nregs;
+    }
+    assert_true(regs >= n);
+    assert_true(regs - smallest < n);                  /* no slab more than needed */
+    free(runs);
+    return nruns;
+}
+
 static void test_small_fill_free_refill(void **state)
 {
     xa_arena *a = fresh_arena();
@@ -132,16 +166,15 @@ static void test_small_fill_free_refill(void **state)
     for (unsigned c = 0; c < XA_NSMALL; c++) {
         const xa_slab_geom *g = &xa_slab_geom_of[c];
         xa_bin *bin = &a->bins[c];
-        unsigned want = 2 * g->nregs + 3;                  /* spans 3+ slabs */
-        size_t nslabs = (want + g->nregs - 1) / g->nregs;
-        size_t active0 = a->nactive;
+        unsigned want = 2 * g->nregs + 3;                  /* spans 3+ geometry slabs */
+        size_t active0 = a->nactive, pages;
 
         assert_int_equal(fill(a, c, out, want), want);
         check_regions(a, c, out, want);
         assert_int_equal(bin->curregs, want);
+        size_t nslabs = check_slabs(c, out, want, &pages);
         assert_int_equal(bin->nslabs, nslabs);
-        /* Slabs cut from dirty runs may keep a sliver of up to 3 pages. */
-        assert_in_range(a->nactive - active0, nslabs * g->pages, nslabs * (g->pages + 3));
+        assert_int_equal(a->nactive - active0, pages);
         size_t active1 = a->nactive;
         size_t chunks = a->nchunks;
 
@@ -162,9 +195,10 @@ static void test_small_fill_free_refill(void **state)
         assert_int_equal(fill(a, c, out, want), want);
         check_regions(a, c, out, want);
         assert_int_equal(bin->curregs, want);
-        assert_int_equal(bin->nslabs, nslabs);
+        assert_int_equal(bin->nslabs, check_slabs(c, out, want, &pages));
         assert_int_equal(a->nchunks, chunks);
-        assert_true(a->nactive <= active1 + 3 * nslabs);
+        assert_int_equal(a->nactive - active0, pages);
+        assert_true(a->nactive <= active1 + (XA_RUN_MIN_PAGES - 1) * nslabs);
         xa_arena_small_free(a, c, out, want);
     }
     free(out);
@@ -818,19 +852,33 @@ static void test_dirty_sliver_kept(void **state)
     large_free(a, X);
     assert_int_equal(a->ndirty, 7);                   /* merged again */
 
-    /* A slab cut from a dirty 5-page hole keeps the fifth page, but no
-     * region lies there. */
+    /* A slab cut from a dirty 5-page hole keeps the fifth page and cuts
+     * regions there too: a quarter more than its class's 4-page slabs.
+     * They are handed out, written, validated and taken back like the
+     * others; the end of the run is the end of the last region. */
     large_free(a, E);
     unsigned c16 = class_of_size(16);
     assert_int_equal(xa_slab_geom_of[c16].pages, 4);
-    void *p;
-    assert_int_equal(fill(a, c16, &p, 1), 1);
-    xa_run *s = run_of(p);
+    unsigned n16 = 5 * XA_PAGE / 16;
+    void **p = malloc(n16 * sizeof *p);
+    assert_int_equal(fill(a, c16, p, n16), n16);
+    xa_run *s = run_of(p[0]);
     assert_ptr_equal(s->addr, E);
     assert_int_equal(s->npages, 5);
-    assert_int_equal(xa_slab_region_of(s, E + 4 * XA_PAGE), -1);
-    assert_int_equal(xa_slab_region_of(s, E + 4 * XA_PAGE - 16), s->nregs - 1);
-    xa_arena_small_free(a, c16, &p, 1);
+    assert_int_equal(s->nregs, n16);
+    assert_int_equal(s->nfree, 0);
+    assert_int_equal(a->bins[c16].nslabs, 1);
+    check_regions(a, c16, p, n16);
+    assert_int_equal(xa_slab_region_of(s, E + 4 * XA_PAGE), 4 * XA_PAGE / 16);
+    assert_int_equal(xa_slab_region_of(s, E + 5 * XA_PAGE - 16), n16 - 1);
+    assert_int_equal(xa_slab_region_of(s, E + 5 * XA_PAGE), -1);
+    for (unsigned i = 0; i < n16; i++)
+        memset(p[i], (int)i, 16);
+    for (unsigned i = 0; i < n16; i++)
+        assert_int_equal(((unsigned char *)p[i])[15], (unsigned char)i);
+    xa_arena_small_free(a, c16, p, n16);
+    assert_int_equal(s->nfree, n16);
+    free(p);
     xa_arena_release_empty_slabs(a);
 
     /* Clean pages are not kept: a clean 7-page hole gives 4 and leaves 3. */
