@@ -6,9 +6,9 @@
 #include "pages.h"
 #include "report.h"
 
-static void *map_raw(size_t size, int extra_flags) {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | extra_flags, -1, 0);
+/* hint: where the mapping should go if that range is free, or NULL. */
+static void *map_raw(void *hint, size_t size) {
+    void *p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
@@ -34,13 +34,13 @@ static uintptr_t aligned_floor;
 
 void *xa_pages_map(size_t size, size_t alignment) {
     if (alignment <= XA_PAGE)
-        return map_raw(size, 0);
+        return map_raw(NULL, size);
     uintptr_t floor = __atomic_load_n(&aligned_floor, __ATOMIC_RELAXED);
     void *hint = NULL;
     if (size >= alignment && floor > size)
         hint = (void *)((floor - size) & ~(uintptr_t)(alignment - 1));
-    void *p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
+    void *p = map_raw(hint, size);
+    if (p == NULL)
         return NULL;
     if (((uintptr_t)p & (alignment - 1)) != 0) {
         /* Over-map, then trim the misaligned head and the tail. */
@@ -48,7 +48,7 @@ void *xa_pages_map(size_t size, size_t alignment) {
         size_t total = size + alignment - XA_PAGE;
         if (total < size)
             return NULL;
-        char *raw = map_raw(total, 0);
+        char *raw = map_raw(NULL, total);
         if (raw == NULL)
             return NULL;
         p = (char *)XA_ALIGN_UP((uintptr_t)raw, alignment);
@@ -111,7 +111,7 @@ void xa_pages_ensure_mapped(void *addr, size_t size) {
  * earlier kernels fail with EFAULT. Tried once on two scratch mappings. */
 static bool probe_move_spans_mappings(void) {
     size_t n = 2 * XA_PAGE;
-    char *a = map_raw(n, 0), *b = map_raw(XA_PAGE, 0), *c = map_raw(n, 0);
+    char *a = map_raw(NULL, n), *b = map_raw(NULL, XA_PAGE), *c = map_raw(NULL, n);
     bool ok = false, c_unsure = false;
     if (a && b && c) {
         a[0] = 1;               /* own page tables and anon_vma: no VMA merge */
