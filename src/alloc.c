@@ -78,7 +78,7 @@ static XA_NOINLINE void *malloc_uncached(size_t size) {
     unsigned c = xa_size_class(size);
     xa_tsd *t = xa_tsd_get();
     void *p;
-    if (t && t->bins[c].cap) {
+    if (t && t->room[c].cap) {
         t->flush_streak = 0;          /* still allocating: not a teardown */
         p = xa_tcache_alloc_slow(t, c);   /* the bin is empty: no top above */
     } else {
@@ -97,7 +97,14 @@ static XA_NOINLINE void *malloc_uncached(size_t size) {
  * saves no registers and the rest is a tail call: most large mallocs end
  * here (bench_oversub: 96 % of them). */
 XA_NOINLINE void *xa_malloc_slow(size_t size) {
-    if (size > XA_SMALL_MAX && size <= XA_LARGE_MAX) {
+    if (size <= XA_SMALL_MAX) {
+        /* The fast path met the low-water mark: a new low, or empty. */
+        xa_tbin *b = &xa_tls.bins[xa_small_class(size)];
+        if (b->top != NULL) {
+            b->low = b->sp - 1;
+            return xa_tbin_pop(b, b->sp);
+        }
+    } else if (size <= XA_LARGE_MAX) {
         unsigned c = xa_size_class(size);
         xa_tsd *t = &xa_tls;
         if (xa_large_try_enter(t)) {
@@ -194,7 +201,7 @@ static void free_large_cached(xa_tsd *t, unsigned c, xa_run *r, void *p) {
 static XA_NOINLINE void free_live_uncached(void *p, xa_run *r) {
     unsigned c = r->sizeclass;
     xa_tsd *t = xa_tsd_get();
-    xa_tbin *b = t && t->bins[c].cap ? &t->bins[c] : NULL;
+    xa_tbin *b = t && t->room[c].cap ? &t->bins[c] : NULL;
     if (b && c >= XA_NSMALL) {
         xa_large_enter(t);
         free_large_cached(t, c, r, p);
@@ -202,7 +209,7 @@ static XA_NOINLINE void free_live_uncached(void *p, xa_run *r) {
         return;
     }
     /* Small classes: the fast path compared the top. */
-    bool twice = b && b->n != 0 && b->stack[b->n - 1] == p;
+    bool twice = b && b->top == p;
     int saved = errno;
     if (b && r->arena != t->arena_index && !xa_tcache_keeps_foreign(b, c)) {
         twice = false;                /* queued already: the whole queue is compared */
@@ -237,7 +244,7 @@ static XA_NOINLINE void free_live_uncached(void *p, xa_run *r) {
 XA_NOINLINE void xa_free_live(void *p, xa_run *r) {
     unsigned c = r->sizeclass;
     xa_tsd *t = &xa_tls;
-    if (c >= XA_NSMALL && t->bins[c].cap && xa_large_try_enter(t)) {
+    if (c >= XA_NSMALL && t->room[c].cap && xa_large_try_enter(t)) {
         bool cached = !xa_lbin_holds(xa_large_bin(t, c), p) && xa_tcache_put_large(t, c, p);
         xa_large_leave(t);
         if (cached)
@@ -373,7 +380,7 @@ void *xa_realloc(void *p, size_t size) {
         xa_tbin *b = &t->bins[r->sizeclass];
         bool cached;                     /* freed just before: in this thread's cache */
         if (r->sizeclass < XA_NSMALL) {
-            cached = b->n && b->stack[b->n - 1] == p;
+            cached = b->top == p;
         } else {
             xa_large_enter(t);
             cached = xa_lbin_holds(xa_large_bin(t, r->sizeclass), p);   /* none if uncached */

@@ -41,8 +41,9 @@ XA_INLINE xa_tbin *xa_malloc_bin(xa_tsd *t, unsigned c) {
 XA_INLINE void *xa_malloc(size_t size) {
     if (likely(size <= XA_SMALL_MAX)) {
         xa_tbin *b = xa_malloc_bin(&xa_tls, xa_small_class(size));
-        if (likely(b->top != NULL))
-            return xa_tbin_pop(b);
+        void **sp = b->sp;
+        if (likely(sp != b->low))
+            return xa_tbin_pop(b, sp);
     }
     return xa_malloc_slow(size);
 }
@@ -110,9 +111,8 @@ XA_INLINE void xa_free(void *p) {
     /* Opaque to the compiler, so it keeps the address in a register rather
      * than recomputing it from the thread pointer for the final store. */
     __asm__("" : "+r"(b));
-    void **stack = b->stack;
-    unsigned n = b->n;
-    if (unlikely(n >= b->max || b->top == p))
+    void **sp = b->sp;
+    if (unlikely(sp >= b->limit || b->top == p))
         goto slow;
     /* r->sizeclass (equal to c): with c itself GCC keeps a copy of it live
      * through the local path, one more instruction there. */
@@ -124,9 +124,9 @@ XA_INLINE void xa_free(void *p) {
         t->nforeign = nf + 1;
         return;
     }
-    stack[n] = p;
+    *sp = p;
     b->top = p;
-    b->n = n + 1;
+    b->sp = sp + 1;
     t->last_free_bin = (uintptr_t)b;
     return;
 slow:

@@ -46,6 +46,7 @@ static void tsd_destroy(void *arg) {
         caching_threads(-1);
     void **stacks = t->stacks;
     memset(t->bins, 0, sizeof t->bins);
+    memset(t->room, 0, sizeof t->room);
     memset(t->large, 0, sizeof t->large);
     memset(t->narena, 0, sizeof t->narena);
     t->stacks = NULL;
@@ -96,18 +97,20 @@ XA_NOINLINE static void tsd_init(xa_tsd *t) {
     t->stacks = stacks;
     for (unsigned c = 0, off = 0; c < ncached; c++) {
         stacks[off] = NULL;
-        t->bins[c].n = 0;
-        t->bins[c].top = NULL;
-        t->bins[c].cap = (uint16_t)bin_capacity(c);
-        t->bins[c].max = c < XA_NSMALL ? t->bins[c].cap : 0;
+        xa_tbin_room *room = &t->room[c];
+        xa_tbin *b = &t->bins[c];
+        room->cap = bin_capacity(c);
+        room->stack = stacks + off + 1;
+        b->top = NULL;
+        b->sp = b->low = room->stack;
         if (c < XA_NSMALL) {
-            t->bins[c].stack = stacks + off + 1;
+            b->limit = room->stack + room->cap;
         } else {                      /* the xa_tbin stays empty (xa_lbin) */
-            t->bins[c].stack = stacks + off;
-            xa_large_bin(t, c)->stack = stacks + off + 1;
+            b->limit = room->stack;
+            xa_large_bin(t, c)->stack = room->stack;
             xa_large_bin(t, c)->n = 0;
         }
-        off += t->bins[c].cap + 1u;
+        off += room->cap + 1u;
     }
     t->last_gc_ms = xa_now_ms();
     caching_threads(+1);
@@ -131,30 +134,47 @@ xa_tsd *xa_tsd_get_slow(void) {
     return t;
 }
 
-/* Blocks cached for class c, and its low-water mark, whichever kind of
- * bin holds them. Large classes: inside the hand-off. */
+/* Blocks cached for class c, whichever kind of bin holds them. Large
+ * classes: inside the hand-off. */
 static uint32_t bin_count(xa_tsd *t, unsigned c) {
-    return c < XA_NSMALL ? t->bins[c].n : xa_large_bin(t, c)->n;
+    return c < XA_NSMALL ? xa_tbin_count(t, c) : xa_large_bin(t, c)->n;
 }
 
-static uint32_t *bin_low(xa_tsd *t, unsigned c) {
-    return c < XA_NSMALL ? &t->bins[c].low : &xa_large_bin(t, c)->low;
+/* Blocks of class c left unused since the last GC pass (its low-water
+ * mark), and a new mark: the count now. */
+static uint32_t bin_idle(xa_tsd *t, unsigned c) {
+    if (c < XA_NSMALL)
+        return (uint32_t)(t->bins[c].low - t->room[c].stack);
+    xa_lbin *l = xa_large_bin(t, c);
+    return l->low < l->n ? l->low : l->n;
+}
+
+static void bin_mark_low(xa_tsd *t, unsigned c) {
+    if (c < XA_NSMALL)
+        t->bins[c].low = t->bins[c].sp;
+    else
+        xa_large_bin(t, c)->low = xa_large_bin(t, c)->n;
 }
 
 /* stack[0 .. nflush) of class c's bin went back to the arenas: the rest
  * slides down, and the counts follow. */
 static void bin_drop_bottom(xa_tsd *t, unsigned c, unsigned nflush) {
-    bool small = c < XA_NSMALL;
-    void **items = small ? t->bins[c].stack : xa_large_bin(t, c)->stack;
-    uint32_t *n = small ? &t->bins[c].n : &xa_large_bin(t, c)->n;
-    memmove(items, items + nflush, (*n - nflush) * sizeof(void *));
-    *n -= nflush;
-    if (small)
-        xa_tbin_sync_top(&t->bins[c]);
     t->narena[c] -= nflush;
-    uint32_t *low = bin_low(t, c);
-    if (*n < *low)
-        *low = *n;
+    if (c >= XA_NSMALL) {
+        xa_lbin *l = xa_large_bin(t, c);
+        memmove(l->stack, l->stack + nflush, (l->n - nflush) * sizeof(void *));
+        l->n -= nflush;
+        if (l->n < l->low)
+            l->low = l->n;
+        return;
+    }
+    xa_tbin *b = &t->bins[c];
+    void **stack = t->room[c].stack;
+    memmove(stack, stack + nflush, (size_t)(b->sp - stack - nflush) * sizeof(void *));
+    b->sp -= nflush;
+    xa_tbin_sync_top(b);
+    if (b->sp < b->low)
+        b->low = b->sp;
 }
 
 /* Return stack[0 .. nflush) of large class c's bin to the owning arenas;
@@ -186,8 +206,7 @@ static void tbin_flush(xa_tsd *t, unsigned c, unsigned nflush, bool into_slabs) 
         large_bin_flush(t, c, nflush);
         return;
     }
-    xa_tbin *b = &t->bins[c];
-    void **items = b->stack;
+    void **items = t->room[c].stack;
     uint32_t done = 0;
     while (done < nflush) {
         xa_arena *a = xa_chunk_arena(xa_chunk_of(items[done]));
@@ -209,7 +228,7 @@ static void tbin_flush(xa_tsd *t, unsigned c, unsigned nflush, bool into_slabs) 
 
 size_t xa_tcache_flush_large(xa_tsd *t) {
     size_t bytes = 0;
-    for (unsigned c = XA_NSMALL; c < XA_NCLASSES && t->bins[c].cap; c++) {
+    for (unsigned c = XA_NSMALL; c < XA_NCLASSES && t->room[c].cap; c++) {
         unsigned n = xa_large_bin(t, c)->n;
         if (n) {
             bytes += (size_t)n * xa_class_size[c];
@@ -257,13 +276,12 @@ static void tcache_gc(xa_tsd *t) {
     for (unsigned k = 0; k < 8; k++) {
         unsigned c = t->gc_next;
         t->gc_next = (c + 1) % XA_NCLASSES;
-        if (t->bins[c].cap == 0)
+        if (t->room[c].cap == 0)
             continue;
-        uint32_t *low = bin_low(t, c);
-        unsigned idle = *low < bin_count(t, c) ? *low : bin_count(t, c);
+        unsigned idle = bin_idle(t, c);
         if (idle)
             tbin_flush(t, c, idle - idle / 4, false);
-        *low = bin_count(t, c);
+        bin_mark_low(t, c);
     }
     if (outside)
         xa_large_leave(t);
@@ -281,17 +299,20 @@ void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c) {
          * (bench_xthread's producers: peak RSS over live 1.367 -> 1.316,
          * 13 interleaved runs; half a bin per fill bought no measurable
          * speed in bench_fastpath, scaling, server or frag). */
-        uint32_t want = b->cap / 4 ? b->cap / 4 : 1;
-        if (b->max < b->cap)          /* allocating again: win the room back */
-            b->max = b->max * 2 < b->cap ? b->max * 2 : b->cap;
+        xa_tbin_room *room = &t->room[c];
+        uint32_t want = room->cap / 4 ? room->cap / 4 : 1;
+        uint32_t max = xa_tbin_max(t, c);
+        if (max < room->cap)          /* allocating again: win the room back */
+            b->limit = room->stack + (max * 2 < room->cap ? max * 2 : room->cap);
         uint64_t requests = b->nmalloc - t->merged[c];
         t->merged[c] = b->nmalloc;
-        b->n = xa_arena_fill(t->arena, c, b->stack, want, requests);
-        t->narena[c] += b->n;
-        b->low = 0;
-        if (b->n == 0)
+        uint32_t n = xa_arena_fill(t->arena, c, room->stack, want, requests);
+        t->narena[c] += n;
+        b->low = room->stack;
+        if (n == 0)
             return NULL;
-        p = b->stack[--b->n];
+        b->sp = room->stack + n - 1;
+        p = *b->sp;
         xa_tbin_sync_top(b);
     } else {
         bool zeroed;
@@ -340,22 +361,24 @@ uint64_t xa_tsd_deallocated(xa_tsd *t) {
  * per flush); its next misses double the limit back. */
 static unsigned overflow_keep(xa_tsd *t, unsigned c) {
     xa_tbin *b = &t->bins[c];
+    unsigned cap = t->room[c].cap;
     if (c >= XA_NSMALL)
-        return b->cap / 2u;
+        return cap / 2u;
     bool free_only = b->nmalloc == t->overflowed_at[c];
     t->overflowed_at[c] = b->nmalloc;
+    unsigned max = xa_tbin_max(t, c);
     if (!free_only)
-        return b->max / 2u;
-    unsigned floor = b->cap / 8u > 4 ? b->cap / 8u : 4;
-    if (b->max / 2u >= floor)
-        b->max /= 2u;
+        return max / 2u;
+    unsigned floor = cap / 8u > 4 ? cap / 8u : 4;
+    if (max / 2u >= floor)
+        b->limit = t->room[c].stack + max / 2u;
     return 0;
 }
 
 bool xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p) {
     xa_tbin *b = &t->bins[c];
     tcache_gc(t);
-    if (c < XA_NSMALL ? b->n >= b->max : bin_count(t, c) >= b->cap) {
+    if (c < XA_NSMALL ? b->sp >= b->limit : bin_count(t, c) >= t->room[c].cap) {
         tbin_flush(t, c, bin_count(t, c) - overflow_keep(t, c), false);
         if (++t->flush_streak % TEARDOWN_FLUSHES == 0 && t->nfills >= TEARDOWN_FLUSHES)
             xa_arena_purge_bulk(t->arena);
@@ -368,7 +391,7 @@ bool xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p) {
          * bytes goes back, so that many classes stay covered. */
         while (t->large_cached + size > budget) {
             unsigned fat = c;
-            for (unsigned k = XA_NSMALL; k < XA_NCLASSES && t->bins[k].cap; k++)
+            for (unsigned k = XA_NSMALL; k < XA_NCLASSES && t->room[k].cap; k++)
                 if ((size_t)bin_count(t, k) * xa_class_size[k] >
                     (size_t)bin_count(t, fat) * xa_class_size[fat])
                     fat = k;
@@ -381,7 +404,7 @@ bool xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p) {
         l->stack[l->n++] = p;
         return true;
     }
-    b->stack[b->n++] = p;
+    *b->sp++ = p;
     b->top = p;
     return true;
 }

@@ -8,21 +8,32 @@
 
 #include "arena.h"
 
-/* The counts are 32-bit: 16-bit ones cost the fast paths a zero-extension
- * per use. */
+/* A class's cache as the fast paths see it: pointers, not counts, so a
+ * push or pop is a store and a pointer bump with no index arithmetic. */
 typedef struct xa_tbin {
-    /* stack[n - 1], or NULL when empty: malloc's block is one load away,
-     * not two (the count, then the stack slot). */
+    /* sp[-1], or NULL when empty: malloc's block is one load away, not two
+     * (the stack pointer, then the slot). */
     void *top;
-    void **stack;             /* stack[0 .. n) cached blocks, newest on top;
-                                 stack[-1] is NULL */
-    uint32_t n;
-    uint32_t max;             /* what the fast paths may fill to; 0: slow path only */
-    uint32_t low;             /* fewest cached since the last GC pass: idle blocks */
-    uint16_t cap;             /* capacity; 0: class not cached. Large classes have
-                                 max 0 and keep their blocks in an xa_lbin */
+    /* Between top and sp, which malloc and free both store: adjacent,
+     * GCC merges the two stores into one vector store, built in 3 more
+     * instructions. */
+    void **limit;             /* room's stack + what the fast frees may fill
+                                 to; the stack itself: slow path only */
+    void **sp;                /* one past the newest cached block */
+    /* The lowest sp since the last GC pass (room's stack + the blocks left
+     * unused: idle). malloc's fast path pops only above it, so one compare
+     * covers both "empty" and "a new low" (jemalloc's trick); the slow path
+     * lowers it. */
+    void **low;
     uint64_t nmalloc;         /* served by this thread: a plain counter, no atomic */
 } xa_tbin;
+
+/* What the slow paths alone need of a small class's bin. */
+typedef struct xa_tbin_room {
+    void **stack;             /* stack[0 .. sp) cached, newest on top; stack[-1] is NULL */
+    uint32_t cap;             /* capacity; 0: class not cached. Large classes
+                                 keep their blocks in an xa_lbin */
+} xa_tbin_room;
 
 /* A large class's cached blocks (16 KiB up to tcache_max). Only slow paths
  * use them, inside the large-bin hand-off (xa_large_enter), so that another
@@ -36,22 +47,19 @@ typedef struct xa_lbin {
     uint32_t low;             /* fewest cached since the last GC pass: idle blocks */
 } xa_lbin;
 
-/* After any change to a bin's stack or count outside the fast paths. */
+/* After any change to a bin's stack pointer outside the fast paths. */
 XA_INLINE void xa_tbin_sync_top(xa_tbin *b) {
-    b->top = b->stack[(ptrdiff_t)b->n - 1];
+    b->top = b->sp[-1];
 }
 
-/* Pop a cached block (the bin must not be empty). */
-XA_INLINE void *xa_tbin_pop(xa_tbin *b) {
+/* Pop a cached block: sp (b->sp) is above the low-water mark, so the bin
+ * is not empty and sp[-2] exists (stack[-1] at worst). */
+XA_INLINE void *xa_tbin_pop(xa_tbin *b, void **sp) {
     void *p = b->top;
-    void **stack = b->stack;          /* loads first: fewer reloads after the stores */
-    unsigned n = b->n - 1u;
-    uint64_t nmalloc = b->nmalloc;
-    b->top = stack[(ptrdiff_t)n - 1];
-    b->n = n;
+    uint64_t nmalloc = b->nmalloc;    /* loads first: fewer reloads after the stores */
+    b->top = sp[-2];
+    b->sp = sp - 1;
     b->nmalloc = nmalloc + 1;
-    if (unlikely(n < b->low))
-        b->low = n;
     return p;
 }
 
@@ -102,7 +110,7 @@ XA_INLINE bool xa_tcache_keeps_foreign(const xa_tbin *b, unsigned c) {
 #define XA_TCACHE_LARGE_MIN ((size_t)256 << 10)
 
 typedef struct xa_tsd {
-    xa_tbin bins[XA_NCLASSES];        /* large classes: cap and nmalloc only */
+    xa_tbin bins[XA_NCLASSES];        /* large classes: nmalloc only, never a block */
     xa_arena *arena;
     uint32_t arena_index;             /* arena's index; XA_NO_ARENA without one */
     uintptr_t last_free_bin;          /* the bin the last fast free pushed to (alloc.h) */
@@ -114,6 +122,7 @@ typedef struct xa_tsd {
     unsigned gc_ticks;                /* slow paths taken, for the GC's clock reads */
     unsigned flush_streak;            /* overflow flushes since the last malloc slow path */
     void **stacks;                    /* one block holding every stack */
+    xa_tbin_room room[XA_NCLASSES];
     size_t large_cached;              /* bytes in large-class bins; stored with
                                          xa_large_cached_set (reclaim.c peeks) */
     uint64_t nfills, nflushes;
@@ -138,6 +147,16 @@ typedef struct xa_tsd {
      * the fields the fast paths read. */
     xa_lbin large[XA_NLARGE];
 } xa_tsd;
+
+/* Blocks cached in small class c's bin, and how many the fast frees may
+ * fill it to. */
+XA_INLINE uint32_t xa_tbin_count(const xa_tsd *t, unsigned c) {
+    return (uint32_t)(t->bins[c].sp - t->room[c].stack);
+}
+
+XA_INLINE uint32_t xa_tbin_max(const xa_tsd *t, unsigned c) {
+    return (uint32_t)(t->bins[c].limit - t->room[c].stack);
+}
 
 extern __thread xa_tsd xa_tls __attribute__((tls_model("initial-exec")));
 
@@ -239,7 +258,7 @@ XA_INLINE bool xa_tcache_put_large(xa_tsd *t, unsigned c, void *p) {
     xa_lbin *l = xa_large_bin(t, c);
     size_t cached = t->large_cached + xa_class_size[c];
     unsigned tick = t->gc_ticks + 1;
-    if (l->n >= t->bins[c].cap || cached > xa_tcache_large_budget() ||
+    if (l->n >= t->room[c].cap || cached > xa_tcache_large_budget() ||
         tick % XA_GC_CLOCK_EVERY == 0)
         return false;
     t->gc_ticks = tick;

@@ -48,7 +48,7 @@ typedef struct result {
  * xa_lbin. */
 static unsigned cached_in(xa_tsd *t, unsigned c)
 {
-    return c < XA_NSMALL ? t->bins[c].n : xa_large_bin(t, c)->n;
+    return c < XA_NSMALL ? xa_tbin_count(t, c) : xa_large_bin(t, c)->n;
 }
 
 static void run_thread(void *(*fn)(void *), void *arg)
@@ -84,7 +84,7 @@ static void *fill_flush_body(void *arg)
     CHECK(res, t->state == XA_TSD_ACTIVE, "state %u", t->state);
     CHECK(res, t->stacks != NULL, "no cache");
     for (unsigned c = 0; c < XA_NCLASSES; c++) {
-        uint32_t max = t->bins[c].cap;
+        uint32_t max = t->room[c].cap;
         CHECK(res, cached_in(t, c) == 0, "class %u starts with %u", c, cached_in(t, c));
         if (xa_class_size[c] > xa_opt.tcache_max)
             CHECK(res, max == 0, "class %u above tcache_max is cached (%u)", c, max);
@@ -93,10 +93,9 @@ static void *fill_flush_body(void *arg)
         else
             CHECK(res, max > 0, "large class %u not cached", c);
         if (c >= XA_NSMALL)   /* large frees go through the slow path's scan */
-            CHECK(res, t->bins[c].max == 0, "large class %u on the fast path", c);
+            CHECK(res, xa_tbin_max(t, c) == 0, "large class %u on the fast path", c);
     }
     unsigned c = xa_small_class(SIZE);
-    xa_tbin *b = &t->bins[c];
     xa_bin *bin = &t->arena->bins[c];
     size_t curregs0 = bin->curregs;
     uint64_t fills0 = t->nfills;
@@ -105,26 +104,29 @@ static void *fill_flush_body(void *arg)
     void *first = xa_malloc(SIZE);
     CHECK(res, first != NULL, "malloc");
     CHECK(res, t->nfills == fills0 + 1, "nfills %llu", (unsigned long long)t->nfills);
-    CHECK(res, b->n == b->cap / 4u - 1, "after fill n %u, max %u", b->n, b->cap);
-    CHECK(res, bin->curregs == curregs0 + b->cap / 4, "arena curregs %zu", bin->curregs);
+    CHECK(res, xa_tbin_count(t, c) == t->room[c].cap / 4u - 1,
+          "after fill n %u, max %u", xa_tbin_count(t, c), t->room[c].cap);
+    CHECK(res, bin->curregs == curregs0 + t->room[c].cap / 4, "arena curregs %zu", bin->curregs);
     CHECK(res, xa_usable_size(first) == SIZE, "usable %zu", xa_usable_size(first));
 
-    unsigned total = 3 * b->cap;
+    unsigned total = 3 * t->room[c].cap;
     void **p = malloc(total * sizeof *p);
     p[0] = first;
     for (unsigned i = 1; i < total; i++) {
         p[i] = xa_malloc(SIZE);
         CHECK(res, p[i] != NULL, "malloc %u", i);
-        CHECK(res, b->n <= b->cap, "n %u > max %u", b->n, b->cap);
+        CHECK(res, xa_tbin_count(t, c) <= t->room[c].cap,
+              "n %u > max %u", xa_tbin_count(t, c), t->room[c].cap);
         memset(p[i], (int)i, SIZE);
     }
     uint64_t flushes = t->nflushes;
-    unsigned saw_flush = 0, floor = b->cap / 8 > 4 ? b->cap / 8 : 4;
+    unsigned saw_flush = 0, floor = t->room[c].cap / 8 > 4 ? t->room[c].cap / 8 : 4;
     for (unsigned i = 0; i < total; i++) {
         uint64_t gc = t->last_gc_ms;
-        unsigned max = b->max;
+        unsigned max = xa_tbin_max(t, c);
         xa_free(p[i]);
-        CHECK(res, b->n <= b->max, "after free %u: n %u > max %u", i, b->n, b->max);
+        CHECK(res, xa_tbin_count(t, c) <= xa_tbin_max(t, c),
+              "after free %u: n %u > max %u", i, xa_tbin_count(t, c), xa_tbin_max(t, c));
         if (t->nflushes != flushes) {
             /* The first overflow returns the older half: max/2 stay, plus
              * the new one. Later ones saw no allocation since the one
@@ -133,29 +135,33 @@ static void *fill_flush_body(void *arg)
              * (The periodic GC, when it ran, may have returned more.) */
             if (t->last_gc_ms == gc) {
                 if (saw_flush == 0)
-                    CHECK(res, b->n == max / 2 + 1 && b->max == max, "first flush: n %u, max %u",
-                          b->n, b->max);
+                    CHECK(res, xa_tbin_count(t, c) == max / 2 + 1 && xa_tbin_max(t, c) == max,
+                          "first flush: n %u, max %u", xa_tbin_count(t, c), xa_tbin_max(t, c));
                 else
-                    CHECK(res, b->n == 1 && b->max == (max / 2 >= floor ? max / 2 : max),
-                          "free-only flush: n %u, max %u -> %u", b->n, max, b->max);
+                    CHECK(res, xa_tbin_count(t, c) == 1 &&
+                                   xa_tbin_max(t, c) == (max / 2 >= floor ? max / 2 : max),
+                          "free-only flush: n %u, max %u -> %u", xa_tbin_count(t, c), max,
+                          xa_tbin_max(t, c));
             }
             flushes = t->nflushes;
             saw_flush++;
         }
     }
     CHECK(res, saw_flush >= 3, "freeing %u blocks flushed %u times", total, saw_flush);
-    CHECK(res, b->max >= floor && b->max <= b->cap / 2, "max %u after the frees", b->max);
+    CHECK(res, xa_tbin_max(t, c) >= floor && xa_tbin_max(t, c) <= t->room[c].cap / 2,
+          "max %u after the frees", xa_tbin_max(t, c));
     /* Allocating again: each miss doubles the limit back to the capacity. */
-    unsigned shrunk = b->max, k = b->n + 1;  /* drain the cache, then miss once */
+    /* Drain the cache, then miss once. */
+    unsigned shrunk = xa_tbin_max(t, c), k = xa_tbin_count(t, c) + 1;
     for (unsigned i = 0; i < k; i++)
         p[i] = xa_malloc(SIZE);
-    CHECK(res, b->max == (shrunk * 2 < b->cap ? shrunk * 2 : b->cap),
-          "max %u after a miss (was %u)", b->max, shrunk);
+    CHECK(res, xa_tbin_max(t, c) == (shrunk * 2 < t->room[c].cap ? shrunk * 2 : t->room[c].cap),
+          "max %u after a miss (was %u)", xa_tbin_max(t, c), shrunk);
     for (unsigned i = 0; i < k; i++)
         xa_free(p[i]);
     /* Cached blocks still count as handed out by the arena. */
-    CHECK(res, bin->curregs == curregs0 + b->n, "curregs %zu, base %zu, cached %u",
-          bin->curregs, curregs0, b->n);
+    CHECK(res, bin->curregs == curregs0 + xa_tbin_count(t, c), "curregs %zu, base %zu, cached %u",
+          bin->curregs, curregs0, xa_tbin_count(t, c));
     free(p);
     return NULL;
 }
@@ -188,7 +194,7 @@ static void *flush_all_body(void *arg)
         unsigned c = xa_size_class(flush_sizes[k]);
         CHECK(res, cached_in(t, c) > 0, "class %u empty before flush", c);
         if (c < XA_NSMALL) {
-            cached_small[k] = t->bins[c].n;
+            cached_small[k] = xa_tbin_count(t, c);
             curregs[k] = a->bins[c].curregs;
         }
     }
@@ -246,7 +252,7 @@ static void *exit_body(void *arg)
     for (unsigned i = 0; i < EXIT_N; i++)
         xa_free(x->p[i]);
     x->curregs_alive = t->arena->bins[c].curregs;
-    CHECK(&x->res, t->bins[c].n >= EXIT_N, "cached %u", t->bins[c].n);
+    CHECK(&x->res, xa_tbin_count(t, c) >= EXIT_N, "cached %u", xa_tbin_count(t, c));
     return NULL;                       /* exit: the key destructor flushes */
 }
 
@@ -284,22 +290,23 @@ static void *low_first_body(void *arg)
     xa_tsd *t = xa_tsd_get();
     CHECK(res, t != NULL && t->stacks != NULL, "no cache");
     unsigned c = xa_small_class(SIZE);
-    xa_tbin *b = &t->bins[c];
     char *p0 = xa_malloc(SIZE);
     CHECK(res, p0 != NULL, "malloc");
-    unsigned n = b->n;
+    unsigned n = xa_tbin_count(t, c);
     CHECK(res, n > 0, "nothing cached after a fill");
     /* The first block is the lowest of the batch... */
     for (unsigned i = 0; i < n; i++)
-        CHECK(res, (char *)b->stack[i] > p0, "cached %p below first %p", b->stack[i], (void *)p0);
+        CHECK(res, (char *)t->room[c].stack[i] > p0,
+              "cached %p below first %p", t->room[c].stack[i], (void *)p0);
     /* ...and the rest come out in ascending order. */
     char **p = malloc((n + 1) * sizeof *p);
     p[0] = p0;
     for (unsigned i = 1; i <= n; i++) {
         p[i] = xa_malloc(SIZE);
-        CHECK(res, p[i] > p[i - 1], "block %u at %p not above %p", i, (void *)p[i], (void *)p[i - 1]);
+        CHECK(res, p[i] > p[i - 1],
+              "block %u at %p not above %p", i, (void *)p[i], (void *)p[i - 1]);
     }
-    CHECK(res, b->n == 0, "batch not used up");
+    CHECK(res, xa_tbin_count(t, c) == 0, "batch not used up");
     for (unsigned i = 0; i <= n; i++)
         xa_free(p[i]);
     /* Everything back in the arena: the next fill starts at the bottom again. */
@@ -327,7 +334,7 @@ static void *large_body(void *arg)
     unsigned c = xa_size_class(SIZE);
     xa_tbin *b = &t->bins[c];
     xa_lbin *l = xa_large_bin(t, c);
-    CHECK(res, b->cap > 0, "class %u not cached", c);
+    CHECK(res, t->room[c].cap > 0, "class %u not cached", c);
     void *p[16];
     for (unsigned i = 0; i < 16; i++) {
         CHECK(res, (p[i] = xa_malloc(SIZE)) != NULL, "malloc");
@@ -336,12 +343,13 @@ static void *large_body(void *arg)
     }
     for (unsigned i = 0; i < 16; i++) {
         xa_free(p[i]);
-        CHECK(res, l->n <= b->cap, "n %u > max %u", l->n, b->cap);
+        CHECK(res, l->n <= t->room[c].cap, "n %u > max %u", l->n, t->room[c].cap);
     }
     CHECK(res, l->n > 0, "nothing cached");
     /* The class's xa_tbin, which the free fast path reads, stays empty:
      * nothing a reclaimer of this thread's large bins writes. */
-    CHECK(res, b->n == 0 && b->top == NULL && b->max == 0, "xa_tbin n %u max %u", b->n, b->max);
+    CHECK(res, xa_tbin_count(t, c) == 0 && b->top == NULL && xa_tbin_max(t, c) == 0,
+          "xa_tbin n %u max %u", xa_tbin_count(t, c), xa_tbin_max(t, c));
     /* A cached large block is reused as is. */
     void *top = l->stack[l->n - 1];
     CHECK(res, xa_malloc(SIZE) == top, "cache not used");
@@ -375,7 +383,7 @@ static void *budget_body(void *arg)
     enum { MAXN = 256 };
     void *p[MAXN];
     unsigned n = 0;
-    for (unsigned c = XA_NSMALL; c < XA_NCLASSES && t->bins[c].cap && n + 4 <= MAXN; c++)
+    for (unsigned c = XA_NSMALL; c < XA_NCLASSES && t->room[c].cap && n + 4 <= MAXN; c++)
         for (unsigned k = 0; k < 4; k++) {
             CHECK(res, (p[n] = xa_malloc(xa_class_size[c])) != NULL, "malloc");
             memset(p[n++], 0x6b, 64);
@@ -539,18 +547,19 @@ static void *keep_body(void *arg)
         return NULL;
     unsigned c = xa_small_class(KEEP_SIZE), s = xa_small_class(SUBLINE_SIZE);
     xa_tbin *b = &t->bins[c];
-    CHECK(&x->res, b->nmalloc == 0 && b->n == 0 && t->nforeign == 0, "fresh cache");
+    CHECK(&x->res, b->nmalloc == 0 && xa_tbin_count(t, c) == 0 && t->nforeign == 0, "fresh cache");
     xa_free(x->big[0]);                          /* class never allocated here */
-    CHECK(&x->res, t->nforeign == 1 && b->n == 0, "queued: %u, in the bin: %u", t->nforeign, b->n);
+    CHECK(&x->res, t->nforeign == 1 && xa_tbin_count(t, c) == 0,
+          "queued: %u, in the bin: %u", t->nforeign, xa_tbin_count(t, c));
     xa_free(xa_malloc(KEEP_SIZE));
-    unsigned n = b->n;
+    unsigned n = xa_tbin_count(t, c);
     xa_free(x->big[1]);                          /* allocated here now: kept */
-    CHECK(&x->res, t->nforeign == 1 && b->n == n + 1 && b->top == x->big[1],
-          "queued: %u, in the bin: %u", t->nforeign, b->n);
+    CHECK(&x->res, t->nforeign == 1 && xa_tbin_count(t, c) == n + 1 && b->top == x->big[1],
+          "queued: %u, in the bin: %u", t->nforeign, xa_tbin_count(t, c));
     xa_free(xa_malloc(SUBLINE_SIZE));
-    n = t->bins[s].n;
+    n = xa_tbin_count(t, s);
     xa_free(x->small);                           /* under a cache line: queued */
-    CHECK(&x->res, t->nforeign == 2 && t->bins[s].n == n, "queued: %u", t->nforeign);
+    CHECK(&x->res, t->nforeign == 2 && xa_tbin_count(t, s) == n, "queued: %u", t->nforeign);
     void *again = xa_malloc(KEEP_SIZE);           /* the kept block is reused */
     CHECK(&x->res, again == x->big[1], "reused %p, kept %p", again, x->big[1]);
     xa_free(again);
@@ -609,7 +618,7 @@ static void *gc_body(void *arg)
     void *first = xa_malloc(SIZE);               /* fill */
     CHECK(res, first != NULL, "malloc");
     xa_free(first);
-    unsigned n = b->n;
+    unsigned n = xa_tbin_count(t, c);
     CHECK(res, n >= 8, "cached %u", n);
 
     /* GC pass 1 over bin c: nothing was idle (a fill just happened). */
@@ -617,25 +626,26 @@ static void *gc_body(void *arg)
     void *trigger = xa_malloc(6000);             /* empty bin: slow path, runs the GC */
     CHECK(res, trigger != NULL, "malloc");
     CHECK(res, t->gc_next != c, "GC pass 1 did not run");
-    CHECK(res, b->n == n, "pass 1 flushed: n %u, was %u", b->n, n);
+    CHECK(res, xa_tbin_count(t, c) == n, "pass 1 flushed: n %u, was %u", xa_tbin_count(t, c), n);
 
     /* The thread uses every cached block, then frees them again. */
     void **p = malloc(n * sizeof *p);
     for (unsigned i = 0; i < n; i++)
         p[i] = xa_malloc(SIZE);
-    CHECK(res, b->n == 0, "n %u", b->n);
+    CHECK(res, xa_tbin_count(t, c) == 0, "n %u", xa_tbin_count(t, c));
     for (unsigned i = 0; i < n; i++)
         xa_free(p[i]);
-    CHECK(res, b->n == n, "n %u", b->n);
+    CHECK(res, xa_tbin_count(t, c) == n, "n %u", xa_tbin_count(t, c));
 
     /* GC pass 2: since pass 1 the bin went down to 0, so no block sat idle
      * and none should be flushed. */
-    unsigned low_water = b->low;
+    unsigned low_water = (unsigned)(b->low - t->room[c].stack);
     gc_due_at(t, c);
     void *trigger2 = xa_malloc(7000);            /* another empty bin: slow path, GC */
     CHECK(res, t->gc_next != c, "GC pass 2 did not run");
-    CHECK(res, b->n == n, "GC flushed %u of %u blocks that were all in use since the last "
-          "pass (low-water mark was %u)", n - b->n, n, low_water);
+    CHECK(res, xa_tbin_count(t, c) == n,
+          "GC flushed %u of %u blocks that were all in use since the last "
+          "pass (low-water mark was %u)", n - xa_tbin_count(t, c), n, low_water);
     CHECK(res, low_water == 0, "low-water mark %u after the bin went empty", low_water);
     xa_free(trigger);
     xa_free(trigger2);
@@ -652,17 +662,18 @@ static void *gc_idle_body(void *arg)
     xa_tsd *t = xa_tsd_get();
     CHECK(res, t != NULL && t->stacks != NULL, "no cache");
     unsigned c = xa_small_class(SIZE);
-    xa_tbin *b = &t->bins[c];
     xa_free(xa_malloc(SIZE));                    /* fill, then one back */
-    unsigned n = b->n;
+    unsigned n = xa_tbin_count(t, c);
     CHECK(res, n >= 8, "cached %u", n);
     gc_due_at(t, c);                             /* pass 1: marks the low water */
     void *t1 = xa_malloc(5000);
-    CHECK(res, t->gc_next != c && b->n == n, "pass 1: gc_next %u, n %u of %u", t->gc_next, b->n, n);
+    CHECK(res, t->gc_next != c && xa_tbin_count(t, c) == n,
+          "pass 1: gc_next %u, n %u of %u", t->gc_next, xa_tbin_count(t, c), n);
     gc_due_at(t, c);                             /* pass 2: all n sat idle since */
     void *t2 = xa_malloc(9000);
     CHECK(res, t->gc_next != c, "GC pass 2 did not run");
-    CHECK(res, b->n == n / 4, "after an idle interval: %u of %u blocks kept, expected %u", b->n, n,
+    CHECK(res, xa_tbin_count(t, c) == n / 4,
+          "after an idle interval: %u of %u blocks kept, expected %u", xa_tbin_count(t, c), n,
           n / 4);
     xa_free(t1);
     xa_free(t2);
@@ -672,6 +683,58 @@ static void *gc_idle_body(void *arg)
 static void test_gc_returns_idle_blocks(void **state)
 {
     run_body(gc_idle_body);
+}
+
+/* A bin used part of the way down: the low-water mark follows the deepest
+ * point (malloc's slow path lowers it a block at a time), so the GC returns
+ * three quarters of what stayed below it and nothing the thread used. The
+ * blocks handed out are the cached ones, newest first. */
+static void *gc_partial_body(void *arg)
+{
+    result *res = arg;
+    enum { SIZE = 320, DEEP = 5, SHALLOW = 2 };
+    xa_tsd *t = xa_tsd_get();
+    CHECK(res, t != NULL && t->stacks != NULL, "no cache");
+    unsigned c = xa_small_class(SIZE);
+    xa_free(xa_malloc(SIZE));                    /* fill, then one back */
+    unsigned n = xa_tbin_count(t, c);
+    CHECK(res, n > 2 * DEEP, "cached %u", n);
+    gc_due_at(t, c);                             /* pass 1: marks the low water at n */
+    void *t1 = xa_malloc(5000);
+    CHECK(res, t->gc_next != c && xa_tbin_count(t, c) == n,
+          "pass 1: gc_next %u, n %u of %u", t->gc_next, xa_tbin_count(t, c), n);
+    void *p[DEEP];
+    for (unsigned round = 0; round < 3; round++) {
+        unsigned depth = round == 1 ? DEEP : SHALLOW;
+        for (unsigned i = 0; i < depth; i++) {
+            void *want = t->room[c].stack[xa_tbin_count(t, c) - 1];
+            p[i] = xa_malloc(SIZE);
+            CHECK(res, p[i] == want, "round %u: block %u is %p, the top was %p", round, i, p[i],
+                  want);
+            memset(p[i], (int)i, SIZE);
+        }
+        CHECK(res, xa_tbin_count(t, c) == n - depth, "round %u: n %u", round,
+              xa_tbin_count(t, c));
+        for (unsigned i = depth; i-- > 0;)
+            xa_free(p[i]);
+        CHECK(res, xa_tbin_count(t, c) == n, "round %u: n %u after the frees", round,
+              xa_tbin_count(t, c));
+    }
+    gc_due_at(t, c);                             /* pass 2: n - DEEP sat idle */
+    void *t2 = xa_malloc(9000);
+    CHECK(res, t->gc_next != c, "GC pass 2 did not run");
+    unsigned idle = n - DEEP;
+    CHECK(res, xa_tbin_count(t, c) == n - (idle - idle / 4),
+          "%u of %u blocks kept after %u sat idle, expected %u", xa_tbin_count(t, c), n, idle,
+          n - (idle - idle / 4));
+    xa_free(t1);
+    xa_free(t2);
+    return NULL;
+}
+
+static void test_gc_follows_deepest_use(void **state)
+{
+    run_body(gc_partial_body);
 }
 
 static void test_gc_keeps_used_blocks(void **state)
@@ -693,6 +756,7 @@ int main(void)
         cmocka_unit_test(test_foreign_kept_by_allocating_threads),
         cmocka_unit_test(test_gc_keeps_used_blocks),
         cmocka_unit_test(test_gc_returns_idle_blocks),
+        cmocka_unit_test(test_gc_follows_deepest_use),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
