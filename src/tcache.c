@@ -140,8 +140,8 @@ static uint32_t bin_count(xa_tsd *t, unsigned c) {
     return c < XA_NSMALL ? xa_tbin_count(t, c) : xa_large_bin(t, c)->n;
 }
 
-/* Blocks of class c left unused since the last GC pass (its low-water
- * mark), and a new mark: the count now. */
+/* Blocks of class c left unused since the last GC pass: its low-water
+ * mark. */
 static uint32_t bin_idle(xa_tsd *t, unsigned c) {
     if (c < XA_NSMALL)
         return (uint32_t)(t->bins[c].low - t->room[c].stack);
@@ -149,6 +149,7 @@ static uint32_t bin_idle(xa_tsd *t, unsigned c) {
     return l->low < l->n ? l->low : l->n;
 }
 
+/* A new low-water mark for class c: the count now. */
 static void bin_mark_low(xa_tsd *t, unsigned c) {
     if (c < XA_NSMALL)
         t->bins[c].low = t->bins[c].sp;

@@ -28,7 +28,7 @@ typedef struct xa_tbin {
     uint64_t nmalloc;         /* served by this thread: a plain counter, no atomic */
 } xa_tbin;
 
-/* What the slow paths alone need of a small class's bin. */
+/* What only the slow paths need of a class's cache, small or large. */
 typedef struct xa_tbin_room {
     void **stack;             /* stack[0 .. sp) cached, newest on top; stack[-1] is NULL */
     uint32_t cap;             /* capacity; 0: class not cached. Large classes
