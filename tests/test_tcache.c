@@ -150,8 +150,8 @@ static void *fill_flush_body(void *arg)
     CHECK(res, saw_flush >= 3, "freeing %u blocks flushed %u times", total, saw_flush);
     CHECK(res, xa_tbin_max(t, c) >= floor && xa_tbin_max(t, c) <= t->room[c].cap / 2,
           "max %u after the frees", xa_tbin_max(t, c));
-    /* Allocating again: each miss doubles the limit back to the capacity. */
-    /* Drain the cache, then miss once. */
+    /* Allocating again (drain the cache, then miss once): each miss
+     * doubles the limit back to the capacity. */
     unsigned shrunk = xa_tbin_max(t, c), k = xa_tbin_count(t, c) + 1;
     for (unsigned i = 0; i < k; i++)
         p[i] = xa_malloc(SIZE);
