@@ -83,7 +83,7 @@ static XA_NOINLINE void *malloc_uncached(size_t size) {
         p = xa_tcache_alloc_slow(t, c);   /* the bin is empty: no top above */
     } else {
         bool zeroed;
-        p = arena_alloc(t ? t->arena : xa_arena_get(0), c, &zeroed);
+        p = arena_alloc(t ? xa_tsd_arena_for(t, c) : xa_arena_get(0), c, &zeroed);
         if (p)
             count_direct_alloc(xa_class_size[c]);
     }
@@ -211,7 +211,7 @@ static XA_NOINLINE void free_live_uncached(void *p, xa_run *r) {
     /* Small classes: the fast path compared the top. */
     bool twice = b && b->top == p;
     int saved = errno;
-    if (b && r->arena != t->arena_index && !xa_tcache_keeps_foreign(b, c)) {
+    if (b && r->arena != b->home && !xa_tcache_keeps_foreign(b, c)) {
         twice = false;                /* queued already: the whole queue is compared */
         for (unsigned i = 0; i < t->nforeign && !twice; i++)
             twice = t->foreign[i] == p;

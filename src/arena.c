@@ -11,7 +11,7 @@
 #include "slab.h"
 
 xa_arena *xa_arenas[XA_MAX_ARENAS];
-unsigned xa_narenas;
+unsigned xa_narenas, xa_nshared;
 
 static xa_mutex arenas_lock = XA_MUTEX_INITIALIZER;
 static xa_base arenas_meta;          /* arena structs; under arenas_lock */

@@ -13,8 +13,6 @@
 #include "sizeclass.h"
 
 #define XA_MAX_ARENAS 256
-/* A thread state's arena index before it has an arena: no arena's. */
-#define XA_NO_ARENA 0xffffffffu
 
 typedef struct xa_bin {
     xa_mutex lock;
@@ -55,7 +53,10 @@ typedef struct xa_arena {
 } xa_arena;
 
 extern xa_arena *xa_arenas[XA_MAX_ARENAS];
-extern unsigned xa_narenas;
+/* Threads are bound round robin to arenas 0 .. xa_narenas - 1 for the
+ * classes under a cache line, and to arenas 0 .. xa_nshared - 1 (at most
+ * xa_narenas: the first of the same arenas) for the others (tcache.c). */
+extern unsigned xa_narenas, xa_nshared;
 
 /* The arena with this index, created on first use; NULL when out of memory. */
 xa_arena *xa_arena_get(unsigned index);

@@ -7,6 +7,7 @@
 
 typedef struct xa_options {
     unsigned narenas;          /* 0: one per CPU */
+    unsigned shared_arenas;    /* 0: the default (init.c); at most narenas */
     bool tcache;
     size_t tcache_max;         /* largest size the thread caches keep */
     bool tcache_reclaim;       /* idle threads' large blocks taken back (reclaim.c) */

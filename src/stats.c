@@ -111,10 +111,10 @@ static void write_stderr(void *opaque, const char *text) {
 static void print_json(printer *p, const xa_stats *s, const xa_arena_stats *as, unsigned n,
                        bool arenas, bool classes) {
     out(p, "{\"xalloc\":{\"version\":\"%s\",", XALLOC_VERSION);
-    out(p, "\"opt\":{\"narenas\":%u,\"tcache\":%s,\"tcache_max\":%zu,\"tcache_reclaim\":%s,"
-           "\"dirty_decay_ms\":%ld,"
+    out(p, "\"opt\":{\"narenas\":%u,\"shared_arenas\":%u,\"tcache\":%s,\"tcache_max\":%zu,"
+           "\"tcache_reclaim\":%s,\"dirty_decay_ms\":%ld,"
            "\"background_thread\":%s,\"thp\":\"%s\",\"abort_on_error\":%s,\"junk\":%s},",
-        xa_narenas, xa_opt.tcache ? "true" : "false", xa_opt.tcache_max,
+        xa_narenas, xa_nshared, xa_opt.tcache ? "true" : "false", xa_opt.tcache_max,
         xa_opt.tcache_reclaim ? "true" : "false", xa_opt.dirty_decay_ms,
         xa_opt.background_thread ? "true" : "false",
         xa_opt.thp == 1 ? "always" : xa_opt.thp == 2 ? "never" : "default",
@@ -155,9 +155,9 @@ static void print_json(printer *p, const xa_stats *s, const xa_arena_stats *as, 
 static void print_text(printer *p, const xa_stats *s, const xa_arena_stats *as, unsigned n,
                        bool arenas, bool classes) {
     out(p, "___ xalloc %s statistics ___\n", XALLOC_VERSION);
-    out(p, "options: narenas:%u tcache:%s tcache_max:%zu tcache_reclaim:%s dirty_decay_ms:%ld "
-           "background_thread:%s thp:%s abort_on_error:%s junk:%s\n",
-        xa_narenas, xa_opt.tcache ? "true" : "false", xa_opt.tcache_max,
+    out(p, "options: narenas:%u shared_arenas:%u tcache:%s tcache_max:%zu tcache_reclaim:%s "
+           "dirty_decay_ms:%ld background_thread:%s thp:%s abort_on_error:%s junk:%s\n",
+        xa_narenas, xa_nshared, xa_opt.tcache ? "true" : "false", xa_opt.tcache_max,
         xa_opt.tcache_reclaim ? "true" : "false", xa_opt.dirty_decay_ms,
         xa_opt.background_thread ? "true" : "false",
         xa_opt.thp == 1 ? "always" : xa_opt.thp == 2 ? "never" : "default",

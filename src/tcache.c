@@ -35,10 +35,6 @@ static uint32_t bin_capacity(unsigned c) {
     return n < 8 ? 8 : n > 200 ? 200 : n;
 }
 
-unsigned xa_tsd_next_arena(void) {
-    return __atomic_fetch_add(&next_arena, 1, __ATOMIC_RELAXED) % xa_narenas;
-}
-
 static void tsd_destroy(void *arg) {
     xa_tsd *t = arg;
     if (t->state != XA_TSD_ACTIVE)
@@ -70,10 +66,21 @@ static size_t round_large(size_t bytes) {
     return bytes < XA_LARGE_MIN ? XA_LARGE_MIN : bytes;
 }
 
-/* The next arena round robin, and its index for free's fast path. */
+/* The next arenas round robin: k % xa_narenas for the classes under a
+ * cache line and k % xa_nshared (arenas 0 .. xa_nshared - 1, the first
+ * of the same arenas) for the others; each small bin keeps the index of
+ * its class's arena for free's fast path. Sub-line blocks stay with the
+ * threads of their arena: reused by another thread they would put its
+ * blocks on cache lines the first one's blocks share (passive false
+ * sharing); larger blocks share a cache line with nobody else's. */
 static void bind_arena(xa_tsd *t) {
-    t->arena = xa_arena_get(xa_tsd_next_arena());
-    t->arena_index = t->arena ? t->arena->index : XA_NO_ARENA;
+    unsigned k = __atomic_fetch_add(&next_arena, 1, __ATOMIC_RELAXED);
+    t->subline_arena = xa_arena_get(k % xa_narenas);
+    t->arena = t->subline_arena ? xa_arena_get(k % xa_nshared) : NULL;
+    if (t->arena == NULL)
+        return;
+    for (unsigned c = 0; c < XA_NSMALL; c++)
+        t->bins[c].home = xa_tsd_arena_for(t, c)->index;
 }
 
 XA_NOINLINE static void tsd_init(xa_tsd *t) {
@@ -222,7 +229,7 @@ static void tbin_flush(xa_tsd *t, unsigned c, unsigned nflush, bool into_slabs) 
                 items[i] = items[j];
                 items[j++] = tmp;
             }
-        if (a == t->arena || into_slabs)
+        if (a == xa_tsd_arena_for(t, c) || into_slabs)
             xa_arena_small_free(a, c, items + done, j - done);
         else
             xa_arena_small_free_remote(a, c, items + done, j - done);
@@ -274,6 +281,8 @@ static void tcache_gc(xa_tsd *t) {
     __atomic_store_n(&t->last_gc_ms, now, __ATOMIC_RELAXED);   /* reclaim.c reads it */
     xa_background_maybe_start();      /* restarts it in a forked child */
     xa_arena_drain_remote(t->arena);  /* remote frees nobody picked up */
+    if (t->subline_arena != t->arena)
+        xa_arena_drain_remote(t->subline_arena);
     foreign_flush(t, false);          /* and ours go home within a GC interval */
     bool outside = t->in_large == 0;  /* a large free's slow path is inside */
     if (outside)
@@ -311,7 +320,7 @@ void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c) {
             b->limit = room->stack + (max * 2 < room->cap ? max * 2 : room->cap);
         uint64_t requests = b->nmalloc - t->merged[c];
         t->merged[c] = b->nmalloc;
-        uint32_t n = xa_arena_fill(t->arena, c, room->stack, want, requests);
+        uint32_t n = xa_arena_fill(xa_tsd_arena_for(t, c), c, room->stack, want, requests);
         t->narena[c] += n;
         b->low = room->stack;
         if (n == 0)
@@ -385,8 +394,11 @@ bool xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p) {
     tcache_gc(t);
     if (c < XA_NSMALL ? b->sp >= b->limit : bin_count(t, c) >= t->room[c].cap) {
         tbin_flush(t, c, bin_count(t, c) - overflow_keep(t, c), false);
-        if (++t->flush_streak % TEARDOWN_FLUSHES == 0 && t->nfills >= TEARDOWN_FLUSHES)
+        if (++t->flush_streak % TEARDOWN_FLUSHES == 0 && t->nfills >= TEARDOWN_FLUSHES) {
             xa_arena_purge_bulk(t->arena);
+            if (t->subline_arena != t->arena)
+                xa_arena_purge_bulk(t->subline_arena);
+        }
     }
     if (c >= XA_NSMALL) {
         size_t size = xa_class_size[c], budget = xa_tcache_large_budget();

@@ -26,7 +26,13 @@ typedef struct xa_tbin {
      * lowers it. */
     void **low;
     uint64_t nmalloc;         /* served by this thread: a plain counter, no atomic */
-} xa_tbin;
+    /* The index of the arena this thread takes the class's blocks from:
+     * free's owner test reads it here, in the line it loads anyway, so
+     * classes may come from different arenas at no cost (bind_arena). */
+    uint32_t home;
+    /* A line each: a 64-byte stride is one shift to index (48 bytes took
+     * an instruction more on each path), and no bin straddles two lines. */
+} __attribute__((aligned(64))) xa_tbin;
 
 /* What only the slow paths need of a class's cache, small or large. */
 typedef struct xa_tbin_room {
@@ -111,8 +117,8 @@ XA_INLINE bool xa_tcache_keeps_foreign(const xa_tbin *b, unsigned c) {
 
 typedef struct xa_tsd {
     xa_tbin bins[XA_NCLASSES];        /* large classes: nmalloc only, never a block */
-    xa_arena *arena;
-    uint32_t arena_index;             /* arena's index; XA_NO_ARENA without one */
+    xa_arena *arena;                  /* classes of a cache line and up, large blocks */
+    xa_arena *subline_arena;          /* the classes under a cache line (bind_arena) */
     uintptr_t last_free_bin;          /* the bin the last fast free pushed to (alloc.h) */
     uint32_t nforeign;
     void *foreign[XA_FOREIGN_MAX];
@@ -147,6 +153,11 @@ typedef struct xa_tsd {
      * the fields the fast paths read. */
     xa_lbin large[XA_NLARGE];
 } xa_tsd;
+
+/* The arena this thread's blocks of class c come from. */
+XA_INLINE xa_arena *xa_tsd_arena_for(const xa_tsd *t, unsigned c) {
+    return c < XA_SUBLINE_CLASSES ? t->subline_arena : t->arena;
+}
 
 /* Blocks cached in small class c's bin, and how many the fast frees may
  * fill it to. */
@@ -290,7 +301,5 @@ uint64_t xa_tsd_deallocated(xa_tsd *t);   /* enters the large-bin hand-off */
 /* pthread key destructor and its key, created at bootstrap. */
 bool xa_tsd_boot(void);
 
-/* Which arena a new thread gets: round robin over narenas. */
-unsigned xa_tsd_next_arena(void);
 
 #endif

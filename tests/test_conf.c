@@ -187,6 +187,70 @@ static bool c_cached_after_free(size_t size) {
     return false;
 }
 
+/* Effect of shared_arenas: with more threads than arenas, all alive, the
+ * blocks of a cache line and up (100 B) come from the shared arenas, each
+ * of them in use, and those under a line (16 B) from every arena. */
+static pthread_barrier_t shared_bar[2];
+
+static void *shared_thread(void *arg) {
+    void *big = xalloc_malloc(100), *small = xalloc_malloc(16);
+    CHECK(big != NULL && small != NULL, "malloc in thread");
+    pthread_barrier_wait(&shared_bar[0]);   /* the main thread reads the stats */
+    pthread_barrier_wait(&shared_bar[1]);
+    xalloc_free(big);
+    xalloc_free(small);
+    return NULL;
+}
+
+/* The arenas in stats JSON js with blocks of class size out (cached ones
+ * count). */
+static unsigned arenas_holding(const char *js, unsigned size) {
+    long na = 0, nc = 0;
+    unsigned holding = 0;
+    CHECK(json_find(js, "xalloc.arenas", NULL, &na), "arenas");
+    for (long i = 0; i < na; i++) {
+        char path[128], v[64];
+        snprintf(path, sizeof path, "xalloc.arenas[%ld].classes", i);
+        CHECK(json_find(js, path, NULL, &nc), "%s", path);
+        for (long k = 0; k < nc; k++) {
+            snprintf(path, sizeof path, "xalloc.arenas[%ld].classes[%ld].size", i, k);
+            c_json_value(js, path, v, sizeof v);
+            if ((unsigned)atoi(v) != size)
+                continue;
+            snprintf(path, sizeof path, "xalloc.arenas[%ld].classes[%ld].curregs", i, k);
+            c_json_value(js, path, v, sizeof v);
+            holding += atoi(v) > 0;
+        }
+    }
+    return holding;
+}
+
+static int case_shared(int argc, char **argv) {
+    unsigned narenas = c_narenas();
+    unsigned want = strcmp(argv[0], "default") == 0 ? (narenas + 1) / 2 : (unsigned)atoi(argv[0]);
+    unsigned nt = narenas + 3;
+    CHECK(nt <= 32, "narenas %u: too many threads for this case", narenas);
+    pthread_t th[32];
+    pthread_barrier_init(&shared_bar[0], NULL, nt + 1);
+    pthread_barrier_init(&shared_bar[1], NULL, nt + 1);
+    for (unsigned i = 0; i < nt; i++)
+        CHECK(pthread_create(&th[i], NULL, shared_thread, NULL) == 0, "pthread_create");
+    pthread_barrier_wait(&shared_bar[0]);
+    char *js = c_stats_json();
+    pthread_barrier_wait(&shared_bar[1]);
+    for (unsigned i = 0; i < nt; i++)
+        pthread_join(th[i], NULL);
+    char v[64];
+    c_json_value(js, "xalloc.opt.shared_arenas", v, sizeof v);
+    CHECK((unsigned)atoi(v) == want, "opt.shared_arenas %s, expected %u", v, want);
+    unsigned big = arenas_holding(js, 112), small = arenas_holding(js, 16);
+    CHECK(big == want, "%u threads took 100 B blocks from %u arenas, expected %u", nt, big, want);
+    CHECK(small == narenas, "%u threads took 16 B blocks from %u arenas, expected %u", nt, small,
+          narenas);
+    free(js);
+    return 0;
+}
+
 static int case_tcache(int argc, char **argv) {
     bool want = atoi(argv[0]) != 0;
     bool got = c_cached_after_free(100);
@@ -637,6 +701,7 @@ static int child_main(int argc, char **argv) {
         int nargs;
     } cases[] = {
         { "narenas", case_narenas, 1 },
+        { "shared", case_shared, 1 },
         { "tcache", case_tcache, 1 },
         { "cached", case_cached, 2 },
         { "decay0", case_decay0, 0 },
@@ -813,6 +878,24 @@ static void test_narenas_bad(void **state) {
                           "narenas:3x", "narenas:1k", "narenas:99999999999999999999999" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         expect(bad[i], "narenas", ARGS("narenas", "default"));
+}
+
+/* ---- shared_arenas ------------------------------------------------------ */
+
+static void test_shared_arenas(void **state) {
+    expect(NULL, NULL, ARGS("shared", "default"));
+    expect("narenas:4", NULL, ARGS("shared", "2"));
+    expect("narenas:5", NULL, ARGS("shared", "3"));
+    expect("narenas:4,shared_arenas:1", NULL, ARGS("shared", "1"));
+    expect("narenas:4,shared_arenas:4", NULL, ARGS("shared", "4"));   /* none shared */
+    expect("narenas:3,shared_arenas:8", NULL, ARGS("shared", "3"));   /* at most narenas */
+}
+
+static void test_shared_arenas_bad(void **state) {
+    const char *bad[] = { "shared_arenas:0", "shared_arenas:257", "shared_arenas:-1",
+                          "shared_arenas:abc", "shared_arenas:", "shared_arenas:2x" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        expect(bad[i], "shared_arenas", ARGS("shared", "default"));
 }
 
 /* ---- tcache, tcache_max ------------------------------------------------ */
@@ -1052,6 +1135,8 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_narenas),
         cmocka_unit_test(test_narenas_bad),
+        cmocka_unit_test(test_shared_arenas),
+        cmocka_unit_test(test_shared_arenas_bad),
         cmocka_unit_test(test_tcache),
         cmocka_unit_test(test_tcache_bad),
         cmocka_unit_test(test_tcache_max),

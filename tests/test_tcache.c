@@ -19,6 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Four arenas, the first two shared (for the classes of a cache line and
+ * up) whatever the machine's CPU count: threads bound one after another
+ * alternate between the shared arenas, and the tests below meet both
+ * other arenas' blocks and another thread's blocks of their own. Read at
+ * initialisation, which a constructor runs before main. */
+const char *xalloc_conf = "narenas:4,shared_arenas:2";
+
 static int setup(void **state)
 {
     return xa_init_slow() ? 0 : -1;
@@ -96,7 +103,7 @@ static void *fill_flush_body(void *arg)
             CHECK(res, xa_tbin_max(t, c) == 0, "large class %u on the fast path", c);
     }
     unsigned c = xa_small_class(SIZE);
-    xa_bin *bin = &t->arena->bins[c];
+    xa_bin *bin = &xa_tsd_arena_for(t, c)->bins[c];
     size_t curregs0 = bin->curregs;
     uint64_t fills0 = t->nfills;
 
@@ -181,7 +188,7 @@ static void *flush_all_body(void *arg)
     result *res = arg;
     xa_tsd *t = xa_tsd_get();
     CHECK(res, t != NULL && t->stacks != NULL, "no cache");
-    xa_arena *a = t->arena;
+    xa_arena *a = t->arena;            /* the large blocks' arena */
     void *p[NFLUSH][10];
     for (unsigned k = 0; k < NFLUSH; k++) {
         for (unsigned i = 0; i < 10; i++)
@@ -195,7 +202,7 @@ static void *flush_all_body(void *arg)
         CHECK(res, cached_in(t, c) > 0, "class %u empty before flush", c);
         if (c < XA_NSMALL) {
             cached_small[k] = xa_tbin_count(t, c);
-            curregs[k] = a->bins[c].curregs;
+            curregs[k] = xa_tsd_arena_for(t, c)->bins[c].curregs;
         }
     }
     unsigned cl = xa_size_class(20000);
@@ -208,10 +215,12 @@ static void *flush_all_body(void *arg)
         CHECK(res, cached_in(t, c) == 0, "class %u still holds %u", c, cached_in(t, c));
     for (unsigned k = 0; k < NFLUSH; k++) {
         unsigned c = xa_size_class(flush_sizes[k]);
-        if (c < XA_NSMALL)
-            CHECK(res, a->bins[c].curregs == curregs[k] - cached_small[k],
-                  "class %u curregs %zu, was %zu with %zu cached", c, a->bins[c].curregs,
-                  curregs[k], cached_small[k]);
+        if (c >= XA_NSMALL)
+            continue;
+        xa_bin *bin = &xa_tsd_arena_for(t, c)->bins[c];
+        CHECK(res, bin->curregs == curregs[k] - cached_small[k],
+              "class %u curregs %zu, was %zu with %zu cached", c, bin->curregs,
+              curregs[k], cached_small[k]);
     }
     CHECK(res, a->nlarge_free == nlarge_free + nlarge, "nlarge_free");
     CHECK(res, a->large_allocated == large_allocated - nlarge * xa_class_size[cl],
@@ -245,13 +254,13 @@ static void *exit_body(void *arg)
     xa_tsd *t = xa_tsd_get();
     CHECK(&x->res, t != NULL && t->stacks != NULL, "no cache");
     unsigned c = xa_small_class(EXIT_SIZE);
-    x->arena = t->arena;
-    x->curregs_before = t->arena->bins[c].curregs;
+    x->arena = xa_tsd_arena_for(t, c);
+    x->curregs_before = x->arena->bins[c].curregs;
     for (unsigned i = 0; i < EXIT_N; i++)
         CHECK(&x->res, (x->p[i] = xa_malloc(EXIT_SIZE)) != NULL, "malloc");
     for (unsigned i = 0; i < EXIT_N; i++)
         xa_free(x->p[i]);
-    x->curregs_alive = t->arena->bins[c].curregs;
+    x->curregs_alive = x->arena->bins[c].curregs;
     CHECK(&x->res, xa_tbin_count(t, c) >= EXIT_N, "cached %u", xa_tbin_count(t, c));
     return NULL;                       /* exit: the key destructor flushes */
 }
@@ -596,6 +605,84 @@ static void test_foreign_kept_by_allocating_threads(void **state)
     free(x);
 }
 
+/* A shared arena (classes of a cache line and up): a block another thread
+ * of the same arena allocated is this thread's own, cached and reused
+ * even in a class this thread never allocated; a sub-line block of that
+ * thread comes from another arena and is queued to go home. */
+enum { SHARED_SIZE = 1280, SHARED_SUBLINE_SIZE = 24 };
+
+typedef struct shared_ctx {
+    result res;
+    xa_arena *shared, *subline;
+    bool owner_found, matched;
+    void *big, *small;
+} shared_ctx;
+
+static void *shared_alloc_body(void *arg)
+{
+    shared_ctx *x = arg;
+    xa_tsd *t = xa_tsd_get();
+    CHECK(&x->res, t != NULL && t->stacks != NULL, "no cache");
+    x->shared = t->arena;
+    x->subline = t->subline_arena;
+    x->owner_found = x->subline == x->shared;   /* k % 4 < 2: see below */
+    if (!x->owner_found)
+        return NULL;
+    CHECK(&x->res, (x->big = xa_malloc(SHARED_SIZE)) != NULL, "malloc");
+    CHECK(&x->res, (x->small = xa_malloc(SHARED_SUBLINE_SIZE)) != NULL, "malloc");
+    CHECK(&x->res, xa_chunk_arena(xa_chunk_of(x->big)) == x->shared, "big from the shared arena");
+    CHECK(&x->res, xa_chunk_arena(xa_chunk_of(x->small)) == x->subline, "small from the sub-line arena");
+    return NULL;                       /* exits with both blocks live */
+}
+
+static void *shared_free_body(void *arg)
+{
+    shared_ctx *x = arg;
+    xa_tsd *t = xa_tsd_get();
+    CHECK(&x->res, t != NULL && t->stacks != NULL, "no cache");
+    /* Its own sub-line arena is not the shared one either: the owner test
+     * must read the class's arena, not the thread's first. */
+    x->matched = t->arena == x->shared && t->subline_arena != x->subline &&
+                 t->subline_arena != t->arena;
+    if (!x->matched)
+        return NULL;
+    unsigned c = xa_small_class(SHARED_SIZE);
+    CHECK(&x->res, t->bins[c].nmalloc == 0 && xa_tbin_count(t, c) == 0 && t->nforeign == 0,
+          "fresh cache");
+    xa_free(x->big);
+    CHECK(&x->res, xa_tbin_count(t, c) == 1 && t->bins[c].top == x->big && t->nforeign == 0,
+          "in the bin: %u, queued: %u", xa_tbin_count(t, c), t->nforeign);
+    void *again = xa_malloc(SHARED_SIZE);
+    CHECK(&x->res, again == x->big, "reused %p, cached %p", again, x->big);
+    xa_free(again);
+    xa_free(x->small);
+    CHECK(&x->res, t->nforeign == 1 && t->foreign[0] == x->small, "queued: %u", t->nforeign);
+    xa_tcache_flush_all(t);
+    return NULL;
+}
+
+static void test_shared_arena_blocks_are_own(void **state)
+{
+    shared_ctx *x = calloc(1, sizeof *x);
+    /* Threads bind in turn (k) to shared arena k % 2 and sub-line arena
+     * k % 4. The owner has one arena for both (k % 4 < 2), the freer the
+     * owner's shared arena and a sub-line arena of its own (k % 4 >= 2):
+     * found within four threads each. */
+    for (int tries = 0; tries < 4 && !x->owner_found; tries++) {
+        run_thread(shared_alloc_body, x);
+        check_result(&x->res);
+    }
+    assert_true(x->owner_found);
+    for (int tries = 0; tries < 8 && !x->matched; tries++) {
+        run_thread(shared_free_body, x);
+        check_result(&x->res);
+    }
+    assert_true(x->matched);
+    assert_null(xa_lookup_fast(x->big));          /* both freed, once */
+    assert_null(xa_lookup_fast(x->small));
+    free(x);
+}
+
 /* ---- the incremental GC flushes only what sat unused --------------------- */
 
 /* Make the next slow path run a GC pass that starts at bin c: the clock is
@@ -754,6 +841,7 @@ int main(void)
         cmocka_unit_test(test_large_budget_shared),
         cmocka_unit_test(test_flush_to_owning_arena),
         cmocka_unit_test(test_foreign_kept_by_allocating_threads),
+        cmocka_unit_test(test_shared_arena_blocks_are_own),
         cmocka_unit_test(test_gc_keeps_used_blocks),
         cmocka_unit_test(test_gc_returns_idle_blocks),
         cmocka_unit_test(test_gc_follows_deepest_use),

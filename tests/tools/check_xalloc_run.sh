@@ -90,7 +90,7 @@ expect "--conf bogus:1" "^xalloc: XALLOC_CONF: unknown key, ignored: 'bogus'" "$
 # --stats after that (the option line of the statistics shows the result).
 XALLOC_CONF=narenas:3 "$run" --conf tcache:false --stats "$probe" >/dev/null 2>"$tmp/keep.err" ||
     fail "XALLOC_CONF + --conf + --stats exited with $?"
-expect "XALLOC_CONF kept" '^options: narenas:3 tcache:false ' "$tmp/keep.err"
+expect "XALLOC_CONF kept" '^options: narenas:3 shared_arenas:2 tcache:false ' "$tmp/keep.err"
 
 # An existing LD_PRELOAD stays, after xalloc.
 other=$(LD_PRELOAD=/nonexistent-other.so "$run" env 2>/dev/null | grep '^LD_PRELOAD=')
