@@ -445,6 +445,20 @@ void xa_arena_large_free(xa_arena *a, xa_run *r) {
     xa_mutex_unlock(&a->lock);
 }
 
+void xa_arena_large_free_purged(xa_arena *a, xa_run *r) {
+    size_t npages = r->npages;
+    xa_pages_purge(r->addr, npages << XA_PAGE_SHIFT);   /* ours until freed: no lock */
+    xa_mutex_lock(&a->lock);
+    a->large_allocated -= xa_class_size[r->sizeclass];
+    a->nlarge_free++;
+    a->npurge_calls++;
+    a->npurged_pages += npages;
+    count_pages(&total_active, &a->nactive, -(ptrdiff_t)npages);
+    free_pages(a, xa_chunk_of(r->addr), r, r->page, npages, false);
+    maybe_purge(a);
+    xa_mutex_unlock(&a->lock);
+}
+
 bool xa_arena_large_resize(xa_arena *a, xa_run *r, unsigned newc) {
     size_t old = r->npages, new = xa_class_size[newc] >> XA_PAGE_SHIFT;
     xa_chunk *ch = xa_chunk_of(r->addr);

@@ -192,7 +192,7 @@ static void bin_drop_bottom(xa_tsd *t, unsigned c, unsigned nflush) {
 /* Return stack[0 .. nflush) of large class c's bin to the owning arenas;
  * the rest slides down. Touches only what the large-bin hand-off covers
  * (tcache.h): the reclaimer calls it on other threads' bins. */
-static void large_bin_flush(xa_tsd *t, unsigned c, unsigned nflush) {
+static void large_bin_flush(xa_tsd *t, unsigned c, unsigned nflush, bool purged) {
     xa_lbin *l = xa_large_bin(t, c);
     void **items = l->stack;
     xa_large_cached_set(t, t->large_cached - (size_t)nflush * xa_class_size[c]);
@@ -201,6 +201,8 @@ static void large_bin_flush(xa_tsd *t, unsigned c, unsigned nflush) {
         xa_run *r = xa_chunk_map_get(ch, xa_page_of(items[i]));
         if (unlikely(r->kind != XA_RUN_LARGE || r->addr != items[i]))
             xa_report_pointer("double free", items[i]);
+        else if (purged)
+            xa_arena_large_free_purged(xa_chunk_arena(ch), r);
         else
             xa_arena_large_free(xa_chunk_arena(ch), r);
     }
@@ -215,7 +217,7 @@ static void large_bin_flush(xa_tsd *t, unsigned c, unsigned nflush) {
 static void tbin_flush(xa_tsd *t, unsigned c, unsigned nflush, bool into_slabs) {
     t->nflushes++;
     if (c >= XA_NSMALL) {
-        large_bin_flush(t, c, nflush);
+        large_bin_flush(t, c, nflush, false);
         return;
     }
     void **items = t->room[c].stack;
@@ -244,7 +246,7 @@ size_t xa_tcache_flush_large(xa_tsd *t) {
         unsigned n = xa_large_bin(t, c)->n;
         if (n) {
             bytes += (size_t)n * xa_class_size[c];
-            large_bin_flush(t, c, n);
+            large_bin_flush(t, c, n, true);
         }
     }
     return bytes;

@@ -128,14 +128,21 @@ static void finish(worker *w)
     assert_true(w->after >= ALL_BYTES);   /* caching again */
 }
 
-/* An idle thread's large blocks go back: all of them, and only once. */
+/* An idle thread's large blocks go back: all of them, and only once, with
+ * their pages purged (they sat unused for the idle time already), not
+ * left dirty for another decay period. */
 static void test_idle_thread_given_back(void **state)
 {
     need_membarrier();
     worker w = {0};
     start(&w);
+    xa_arena *a = w.t->arena;
+    size_t dirty0 = a->ndirty;
+    uint64_t purged0 = a->npurged_pages;
     size_t got = xa_reclaim_idle(xa_now_ms(), 1000);
     assert_int_equal(got, w.cached);
+    assert_true(a->ndirty <= dirty0);
+    assert_true(a->npurged_pages - purged0 >= got >> XA_PAGE_SHIFT);
     assert_int_equal(w.t->large_cached, 0);
     assert_int_equal(bins_bytes(w.t), 0);
     assert_int_equal(xa_reclaim_idle(xa_now_ms(), 1000), 0);
