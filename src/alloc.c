@@ -211,7 +211,7 @@ static XA_NOINLINE void free_live_uncached(void *p, xa_run *r) {
     /* Small classes: the fast path compared the top. */
     bool twice = b && b->top == p;
     int saved = errno;
-    if (b && r->arena != b->home && !xa_tcache_keeps_foreign(b, c)) {
+    if (b && r->arena != xa_tbin_home(b) && !xa_tcache_keeps_foreign(b, c)) {
         twice = false;                /* queued already: the whole queue is compared */
         for (unsigned i = 0; i < t->nforeign && !twice; i++)
             twice = t->foreign[i] == p;

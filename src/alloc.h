@@ -116,7 +116,7 @@ XA_INLINE void xa_free(void *p) {
         goto slow;
     /* r->sizeclass (equal to c): with c itself GCC keeps a copy of it live
      * through the local path, one more instruction there. */
-    if (unlikely(r->arena != b->home) && !xa_tcache_keeps_foreign(b, r->sizeclass)) {
+    if (unlikely(r->arena != xa_tbin_home(b)) && !xa_tcache_keeps_foreign(b, r->sizeclass)) {
         unsigned nf = t->nforeign;              /* another arena's: queue it home */
         if (unlikely(nf == XA_FOREIGN_MAX || (nf && t->foreign[nf - 1] == p)))
             goto slow;

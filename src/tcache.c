@@ -79,8 +79,10 @@ static void bind_arena(xa_tsd *t) {
     t->arena = t->subline_arena ? xa_arena_get(k % xa_nshared) : NULL;
     if (t->arena == NULL)
         return;
-    for (unsigned c = 0; c < XA_NSMALL; c++)
-        t->bins[c].home = xa_tsd_arena_for(t, c)->index;
+    for (unsigned c = 0; c < XA_NSMALL; c++) {
+        xa_tbin *b = &t->bins[c];
+        b->served = (b->served & ~(XA_TBIN_SERVED_ONE - 1)) | xa_tsd_arena_for(t, c)->index;
+    }
 }
 
 XA_NOINLINE static void tsd_init(xa_tsd *t) {
@@ -320,8 +322,8 @@ void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c) {
         uint32_t max = xa_tbin_max(t, c);
         if (max < room->cap)          /* allocating again: win the room back */
             b->limit = room->stack + (max * 2 < room->cap ? max * 2 : room->cap);
-        uint64_t requests = b->nmalloc - t->merged[c];
-        t->merged[c] = b->nmalloc;
+        uint64_t requests = xa_tbin_nmalloc(b) - t->merged[c];
+        t->merged[c] = xa_tbin_nmalloc(b);
         uint32_t n = xa_arena_fill(xa_tsd_arena_for(t, c), c, room->stack, want, requests);
         t->narena[c] += n;
         b->low = room->stack;
@@ -339,14 +341,14 @@ void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c) {
         t->narena[c]++;
         xa_large_leave(t);
     }
-    b->nmalloc++;
+    b->served += XA_TBIN_SERVED_ONE;
     return p;
 }
 
 uint64_t xa_tsd_allocated(const xa_tsd *t) {
     uint64_t sum = t->direct_allocated;
     for (unsigned c = 0; c < XA_NCLASSES; c++)
-        sum += t->bins[c].nmalloc * xa_class_size[c];
+        sum += xa_tbin_nmalloc(&t->bins[c]) * xa_class_size[c];
     return sum;
 }
 
@@ -359,7 +361,7 @@ uint64_t xa_tsd_deallocated(xa_tsd *t) {
     uint64_t sum = t->direct_deallocated;
     xa_large_enter(t);
     for (unsigned c = 0; c < XA_NCLASSES; c++)
-        sum += (bin_count(t, c) + t->bins[c].nmalloc - t->narena[c]) * xa_class_size[c];
+        sum += (bin_count(t, c) + xa_tbin_nmalloc(&t->bins[c]) - t->narena[c]) * xa_class_size[c];
     xa_large_leave(t);
     for (unsigned c = 0; c < XA_NSMALL; c++)
         sum += t->foreign_sent[c] * xa_class_size[c];
@@ -380,8 +382,8 @@ static unsigned overflow_keep(xa_tsd *t, unsigned c) {
     unsigned cap = t->room[c].cap;
     if (c >= XA_NSMALL)
         return cap / 2u;
-    bool free_only = b->nmalloc == t->overflowed_at[c];
-    t->overflowed_at[c] = b->nmalloc;
+    bool free_only = xa_tbin_nmalloc(b) == t->overflowed_at[c];
+    t->overflowed_at[c] = xa_tbin_nmalloc(b);
     unsigned max = xa_tbin_max(t, c);
     if (!free_only)
         return max / 2u;

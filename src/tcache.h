@@ -25,14 +25,27 @@ typedef struct xa_tbin {
      * covers both "empty" and "a new low" (jemalloc's trick); the slow path
      * lowers it. */
     void **low;
-    uint64_t nmalloc;         /* served by this thread: a plain counter, no atomic */
-    /* The index of the arena this thread takes the class's blocks from:
-     * free's owner test reads it here, in the line it loads anyway, so
-     * classes may come from different arenas at no cost (bind_arena). */
-    uint32_t home;
-    /* A line each: a 64-byte stride is one shift to index (48 bytes took
-     * an instruction more on each path), and no bin straddles two lines. */
-} __attribute__((aligned(64))) xa_tbin;
+    /* Blocks served by this thread times 2^16 (a plain counter, no atomic)
+     * plus, in the low 16 bits, the index of the arena this thread takes
+     * the class's blocks from ("home", bind_arena): free's owner test
+     * reads it in the line it loads anyway, so classes may come from
+     * different arenas at no cost. One word keeps the bin at 40 bytes: at
+     * 48 indexing took an instruction more on each path, at 64 (a line
+     * each) bench_fastpath ran 1 % slower. The count wraps after 2^48
+     * blocks of one class, never into home. Read through the helpers. */
+    uint64_t served;
+} xa_tbin;
+
+#define XA_TBIN_SERVED_ONE ((uint64_t)1 << 16)
+_Static_assert(XA_MAX_ARENAS <= 1 << 16, "an arena index fits the bin's home bits");
+
+XA_INLINE uint64_t xa_tbin_nmalloc(const xa_tbin *b) {
+    return b->served >> 16;
+}
+
+XA_INLINE unsigned xa_tbin_home(const xa_tbin *b) {
+    return (uint16_t)b->served;
+}
 
 /* What only the slow paths need of a class's cache, small or large. */
 typedef struct xa_tbin_room {
@@ -62,10 +75,10 @@ XA_INLINE void xa_tbin_sync_top(xa_tbin *b) {
  * is not empty and sp[-2] exists (stack[-1] at worst). */
 XA_INLINE void *xa_tbin_pop(xa_tbin *b, void **sp) {
     void *p = b->top;
-    uint64_t nmalloc = b->nmalloc;    /* loads first: fewer reloads after the stores */
+    uint64_t served = b->served;      /* loads first: fewer reloads after the stores */
     b->top = sp[-2];
     b->sp = sp - 1;
-    b->nmalloc = nmalloc + 1;
+    b->served = served + XA_TBIN_SERVED_ONE;
     return p;
 }
 
@@ -94,7 +107,7 @@ enum xa_tsd_state {
  * compare-and-swap on a list head that the other 15 threads push to. On
  * 2 cores keeping them costs 10-15 % there (benchmarks.md). */
 XA_INLINE bool xa_tcache_keeps_foreign(const xa_tbin *b, unsigned c) {
-    return c >= XA_SUBLINE_CLASSES && b->nmalloc != 0;
+    return c >= XA_SUBLINE_CLASSES && b->served >= XA_TBIN_SERVED_ONE;   /* allocated some */
 }
 
 /* Large classes (16 KiB up to tcache_max) are cached within a byte budget
@@ -116,7 +129,7 @@ XA_INLINE bool xa_tcache_keeps_foreign(const xa_tbin *b, unsigned c) {
 #define XA_TCACHE_LARGE_MIN ((size_t)256 << 10)
 
 typedef struct xa_tsd {
-    xa_tbin bins[XA_NCLASSES];        /* large classes: nmalloc only, never a block */
+    xa_tbin bins[XA_NCLASSES];        /* large classes: served only, never a block */
     xa_arena *arena;                  /* classes of a cache line and up, large blocks */
     xa_arena *subline_arena;          /* the classes under a cache line (bind_arena) */
     uintptr_t last_free_bin;          /* the bin the last fast free pushed to (alloc.h) */
@@ -255,7 +268,7 @@ XA_INLINE void *xa_lbin_pop(xa_tsd *t, unsigned c) {
     void *p = l->stack[--l->n];
     if (l->n < l->low)
         l->low = l->n;
-    t->bins[c].nmalloc++;
+    t->bins[c].served += XA_TBIN_SERVED_ONE;
     xa_large_cached_set(t, t->large_cached - xa_class_size[c]);
     return p;
 }

@@ -556,7 +556,7 @@ static void *keep_body(void *arg)
         return NULL;
     unsigned c = xa_small_class(KEEP_SIZE), s = xa_small_class(SUBLINE_SIZE);
     xa_tbin *b = &t->bins[c];
-    CHECK(&x->res, b->nmalloc == 0 && xa_tbin_count(t, c) == 0 && t->nforeign == 0, "fresh cache");
+    CHECK(&x->res, xa_tbin_nmalloc(b) == 0 && xa_tbin_count(t, c) == 0 && t->nforeign == 0, "fresh cache");
     xa_free(x->big[0]);                          /* class never allocated here */
     CHECK(&x->res, t->nforeign == 1 && xa_tbin_count(t, c) == 0,
           "queued: %u, in the bin: %u", t->nforeign, xa_tbin_count(t, c));
@@ -647,13 +647,18 @@ static void *shared_free_body(void *arg)
     if (!x->matched)
         return NULL;
     unsigned c = xa_small_class(SHARED_SIZE);
-    CHECK(&x->res, t->bins[c].nmalloc == 0 && xa_tbin_count(t, c) == 0 && t->nforeign == 0,
+    CHECK(&x->res, xa_tbin_nmalloc(&t->bins[c]) == 0 && xa_tbin_count(t, c) == 0 && t->nforeign == 0,
           "fresh cache");
     xa_free(x->big);
     CHECK(&x->res, xa_tbin_count(t, c) == 1 && t->bins[c].top == x->big && t->nforeign == 0,
           "in the bin: %u, queued: %u", xa_tbin_count(t, c), t->nforeign);
     void *again = xa_malloc(SHARED_SIZE);
     CHECK(&x->res, again == x->big, "reused %p, cached %p", again, x->big);
+    /* The count shares its word with the class's arena index. */
+    CHECK(&x->res, xa_tbin_nmalloc(&t->bins[c]) == 1 && xa_tbin_home(&t->bins[c]) == t->arena->index &&
+                       xa_tbin_home(&t->bins[0]) == t->subline_arena->index,
+          "served %llu, home %u", (unsigned long long)xa_tbin_nmalloc(&t->bins[c]),
+          xa_tbin_home(&t->bins[c]));
     xa_free(again);
     xa_free(x->small);
     CHECK(&x->res, t->nforeign == 1 && t->foreign[0] == x->small, "queued: %u", t->nforeign);
