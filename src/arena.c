@@ -98,16 +98,27 @@ static void desc_free(xa_arena *a, xa_run *r) {
     xa_base_free(&a->base, r, r->desc_size);
 }
 
+/* Onto the young end of the dirty list, or the old end for pages that
+ * count as expired already (since 0: an idle thread's cached blocks,
+ * xa_arena_large_free_idle): purges take runs from the old end. */
 static void dirty_link(xa_arena *a, xa_run *r, uint64_t since) {
+    xa_run *oldest = a->dirty_oldest;
     r->dirty = 1;
     r->dirty_since_ms = since;
-    r->dirty_next = NULL;
-    r->dirty_prev = a->dirty_newest;
-    if (a->dirty_newest)
-        a->dirty_newest->dirty_next = r;
-    else
+    if (oldest && since == 0) {
+        r->dirty_prev = NULL;
+        r->dirty_next = oldest;
+        oldest->dirty_prev = r;
         a->dirty_oldest = r;
-    a->dirty_newest = r;
+    } else {
+        r->dirty_next = NULL;
+        r->dirty_prev = a->dirty_newest;
+        if (a->dirty_newest)
+            a->dirty_newest->dirty_next = r;
+        else
+            a->dirty_oldest = r;
+        a->dirty_newest = r;
+    }
     a->ndirty += r->npages;
 }
 
@@ -265,12 +276,13 @@ static xa_run *run_alloc(xa_arena *a, size_t npages, size_t align_pages, unsigne
 }
 
 /* Pages [page, page + npages) of ch become free, described by fr, merged
- * with free neighbours. The empty chunks past the retained few go back. */
+ * with free neighbours; dirty ones count as dirty since since (ms). The
+ * empty chunks past the retained few go back. */
 static void free_pages(xa_arena *a, xa_chunk *ch, xa_run *fr, size_t page, size_t npages,
-                       bool dirty) {
+                       bool dirty, uint64_t since) {
     /* Only runs in the same state merge: dirty pages stay countable and
-     * purgeable on their own; purging a run merges it with clean ones. */
-    uint64_t since = xa_now_ms();     /* a merged dirty run keeps its oldest age */
+     * purgeable on their own; purging a run merges it with clean ones. A
+     * merged dirty run keeps its oldest age. */
     if (page > XA_HEADER_PAGES) {
         xa_run *l = xa_chunk_map_get(ch, (unsigned)page - 1);
         if (l->kind == XA_RUN_FREE && l->dirty == dirty) {
@@ -304,9 +316,9 @@ static void free_pages(xa_arena *a, xa_chunk *ch, xa_run *fr, size_t page, size_
     free_run_insert(a, fr, dirty, since);
 }
 
-static void run_dalloc(xa_arena *a, xa_run *r) {
+static void run_dalloc(xa_arena *a, xa_run *r, uint64_t since) {
     count_pages(&total_active, &a->nactive, -(ptrdiff_t)r->npages);
-    free_pages(a, xa_chunk_of(r->addr), r, r->page, r->npages, true);
+    free_pages(a, xa_chunk_of(r->addr), r, r->page, r->npages, true, since);
 }
 
 /* ---- purging ---------------------------------------------------------- */
@@ -341,7 +353,7 @@ static size_t purge(xa_arena *a, bool all, size_t keep) {
         for (unsigned i = 0; i < n; i++) {
             r = batch[i];
             purged += r->npages;
-            free_pages(a, xa_chunk_of(r->addr), r, r->page, r->npages, false);
+            free_pages(a, xa_chunk_of(r->addr), r, r->page, r->npages, false, 0);
         }
         if (n < PURGE_BATCH)
             break;
@@ -440,22 +452,16 @@ void xa_arena_large_free(xa_arena *a, xa_run *r) {
     xa_mutex_lock(&a->lock);
     a->large_allocated -= xa_class_size[r->sizeclass];
     a->nlarge_free++;
-    run_dalloc(a, r);
+    run_dalloc(a, r, xa_now_ms());
     maybe_purge(a);
     xa_mutex_unlock(&a->lock);
 }
 
-void xa_arena_large_free_purged(xa_arena *a, xa_run *r) {
-    size_t npages = r->npages;
-    xa_pages_purge(r->addr, npages << XA_PAGE_SHIFT);   /* ours until freed: no lock */
+void xa_arena_large_free_idle(xa_arena *a, xa_run *r) {
     xa_mutex_lock(&a->lock);
     a->large_allocated -= xa_class_size[r->sizeclass];
     a->nlarge_free++;
-    a->npurge_calls++;
-    a->npurged_pages += npages;
-    count_pages(&total_active, &a->nactive, -(ptrdiff_t)npages);
-    free_pages(a, xa_chunk_of(r->addr), r, r->page, npages, false);
-    maybe_purge(a);
+    run_dalloc(a, r, 0);              /* dirty "since ever": expired */
     xa_mutex_unlock(&a->lock);
 }
 
@@ -472,7 +478,7 @@ bool xa_arena_large_resize(xa_arena *a, xa_run *r, unsigned newc) {
             r->npages = (uint16_t)new;
             xa_chunk_map_set(ch, r->page + new - 1, r);   /* its new last page */
             count_pages(&total_active, &a->nactive, -(ptrdiff_t)(old - new));
-            free_pages(a, ch, fr, r->page + new, old - new, true);
+            free_pages(a, ch, fr, r->page + new, old - new, true, xa_now_ms());
             ok = true;
         }
     } else if (r->page + new <= XA_CHUNK_PAGES) {
@@ -600,10 +606,11 @@ static void remote_put_back(xa_bin *bin, xa_run **empty) {
 static void release_empty(xa_arena *a, xa_run *empty) {
     if (empty == NULL)
         return;
+    uint64_t now = xa_now_ms();
     xa_mutex_lock(&a->lock);
     while (empty) {
         xa_run *next = (xa_run *)empty->node.left;
-        run_dalloc(a, empty);
+        run_dalloc(a, empty, now);
         empty = next;
     }
     maybe_purge(a);

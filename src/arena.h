@@ -84,9 +84,10 @@ void xa_arena_release_empty_slabs(xa_arena *a);
 void *xa_arena_large_alloc(xa_arena *a, unsigned c, size_t alignment, bool *zeroed);
 void xa_arena_large_free(xa_arena *a, xa_run *r);
 /* The same for a block whose pages sat unused for the decay time already
- * (an idle thread's cache, reclaim.c): purged at once and freed clean,
- * not left dirty for another decay period. */
-void xa_arena_large_free_purged(xa_arena *a, xa_run *r);
+ * (an idle thread's cache, reclaim.c): its pages count as dirty long
+ * enough to be purged by the next xa_arena_purge, not after another
+ * decay period. */
+void xa_arena_large_free_idle(xa_arena *a, xa_run *r);
 /* Resize large run r to class newc in place; false when the neighbours do
  * not allow it (nothing changed then). */
 bool xa_arena_large_resize(xa_arena *a, xa_run *r, unsigned newc);

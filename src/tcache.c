@@ -194,7 +194,7 @@ static void bin_drop_bottom(xa_tsd *t, unsigned c, unsigned nflush) {
 /* Return stack[0 .. nflush) of large class c's bin to the owning arenas;
  * the rest slides down. Touches only what the large-bin hand-off covers
  * (tcache.h): the reclaimer calls it on other threads' bins. */
-static void large_bin_flush(xa_tsd *t, unsigned c, unsigned nflush, bool purged) {
+static void large_bin_flush(xa_tsd *t, unsigned c, unsigned nflush, bool idle) {
     xa_lbin *l = xa_large_bin(t, c);
     void **items = l->stack;
     xa_large_cached_set(t, t->large_cached - (size_t)nflush * xa_class_size[c]);
@@ -203,8 +203,8 @@ static void large_bin_flush(xa_tsd *t, unsigned c, unsigned nflush, bool purged)
         xa_run *r = xa_chunk_map_get(ch, xa_page_of(items[i]));
         if (unlikely(r->kind != XA_RUN_LARGE || r->addr != items[i]))
             xa_report_pointer("double free", items[i]);
-        else if (purged)
-            xa_arena_large_free_purged(xa_chunk_arena(ch), r);
+        else if (idle)
+            xa_arena_large_free_idle(xa_chunk_arena(ch), r);
         else
             xa_arena_large_free(xa_chunk_arena(ch), r);
     }

@@ -302,10 +302,11 @@ bool xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p);
 void xa_tcache_free_foreign(xa_tsd *t, void *p);
 /* Return every cached block to its arena (thread exit, malloc_trim). */
 void xa_tcache_flush_all(xa_tsd *t);
-/* Return every block of t's large bins to its arena, its pages purged
- * (they sat unused for the decay time: reclaim.c); bytes returned. The
- * caller holds t's large-bin hand-off: t's owner inside xa_large_enter, or
- * the reclaimer. */
+/* Return every block of t's large bins to its arena as one that sat
+ * unused for the decay time (xa_arena_large_free_idle: the reclaimer
+ * purges them next); bytes returned. The caller holds t's large-bin
+ * hand-off: t's owner inside xa_large_enter, or the reclaimer
+ * (reclaim.c). */
 size_t xa_tcache_flush_large(xa_tsd *t);
 
 /* Bytes this thread allocated / freed so far (thread.allocated). */
