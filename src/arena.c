@@ -379,6 +379,12 @@ void xa_arena_purge_bulk(xa_arena *a) {
     xa_mutex_unlock(&a->lock);
 }
 
+void xa_arena_decay(xa_arena *a) {
+    xa_mutex_lock(&a->lock);
+    xa_arena_purge(a, false);
+    xa_mutex_unlock(&a->lock);
+}
+
 /* Called after run operations, under the arena lock (which it may drop
  * for system calls): cheap unless the dirty pages are over their limit or
  * a tenth of the decay time passed. */

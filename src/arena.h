@@ -98,6 +98,9 @@ size_t xa_arena_purge(xa_arena *a, bool all);
 /* A thread is tearing its data down (see tcache.c): return the arena's
  * dirty pages beyond 2 MiB now, oldest first. Takes the arena lock. */
 void xa_arena_purge_bulk(xa_arena *a);
+/* Apply the decay now: purge the pages past it (or over the dirty cap).
+ * Takes the arena lock. */
+void xa_arena_decay(xa_arena *a);
 
 /* fork: take every lock of every arena, release or re-init them. */
 void xa_arena_prefork(void);

@@ -46,11 +46,8 @@ static void *background_main(void *arg) {
             if (a == NULL)
                 continue;
             xa_arena_drain_remote(a);
-            if (a->dirty_oldest == NULL)   /* racy peek: a hint only */
-                continue;
-            xa_mutex_lock(&a->lock);
-            xa_arena_purge(a, false);
-            xa_mutex_unlock(&a->lock);
+            if (a->dirty_oldest != NULL)   /* racy peek: a hint only */
+                xa_arena_decay(a);
         }
         xa_hugecache_purge(false);
         xa_reclaim_maybe(xa_now_ms());   /* threads that went idle keep no large blocks */

@@ -129,11 +129,8 @@ size_t xa_reclaim_idle(uint64_t now_ms, uint64_t idle_ms) {
      * the 2 s mark. */
     for (unsigned i = 0; bytes && i < XA_MAX_ARENAS; i++) {
         xa_arena *a = __atomic_load_n(&xa_arenas[i], __ATOMIC_ACQUIRE);
-        if (a == NULL)
-            continue;
-        xa_mutex_lock(&a->lock);
-        xa_arena_purge(a, false);
-        xa_mutex_unlock(&a->lock);
+        if (a)
+            xa_arena_decay(a);
     }
     return bytes;
 }
