@@ -23,7 +23,10 @@ static void *arena_alloc(xa_arena *a, unsigned c, bool *zeroed) {
     if (c < XA_NSMALL) {
         void *p;
         *zeroed = false;
-        return xa_arena_fill(a, c, &p, 1, 1) ? p : NULL;
+        if (!xa_arena_fill(a, c, &p, 1, 1))
+            return NULL;
+        xa_block_unmark(p);           /* it may have been cached before */
+        return p;
     }
     return xa_arena_large_alloc(a, c, XA_PAGE, zeroed);
 }
@@ -153,8 +156,12 @@ static const char *diagnose(const void *p) {
     xa_run *r = run_containing(p);
     if (!run_is_live(r))
         return r && (const char *)p == r->addr ? "double free" : "invalid free (not allocated)";
-    if (r->kind == XA_RUN_SLAB)
-        return xa_slab_region_of(r, p) < 0 ? "invalid free (interior pointer)" : "double free";
+    if (r->kind == XA_RUN_SLAB) {
+        int idx = xa_slab_region_of(r, p);
+        if (idx < 0)
+            return "invalid free (interior pointer)";
+        return (unsigned)idx < r->hwm ? "double free" : "invalid free (not allocated)";
+    }
     return p == r->addr ? "double free" : "invalid free (interior pointer)";
 }
 
@@ -197,6 +204,13 @@ static void free_large_cached(xa_tsd *t, unsigned c, xa_run *r, void *p) {
     errno = saved;
 }
 
+/* Whether p, a region of slab r below its high-water mark, is taken in
+ * the slab's bitmap (allocated, cached or on a remote list). */
+static bool slab_region_taken(xa_run *r, const void *p) {
+    int idx = xa_slab_region_of(r, p);
+    return idx >= 0 && !xa_bitmap_is_free(&r->bitmap, (unsigned)idx);
+}
+
 /* xa_free_live past the large-class cache. */
 static XA_NOINLINE void free_live_uncached(void *p, xa_run *r) {
     unsigned c = r->sizeclass;
@@ -208,21 +222,17 @@ static XA_NOINLINE void free_live_uncached(void *p, xa_run *r) {
         xa_large_leave(t);
         return;
     }
-    /* Small classes: the fast path compared the top. */
-    bool twice = b && b->top == p;
+    /* Small classes: a block with the free mark may be in this thread's
+     * cache or free in its slab, which the fast path did not read. */
+    bool twice = c < XA_NSMALL && xa_block_marked(p) &&
+                 ((b && xa_tcache_holds(t, c, p)) || !slab_region_taken(r, p));
     int saved = errno;
-    if (b && r->arena != xa_tbin_home(b) && !xa_tcache_keeps_foreign(b, c)) {
-        twice = false;                /* queued already: the whole queue is compared */
-        for (unsigned i = 0; i < t->nforeign && !twice; i++)
-            twice = t->foreign[i] == p;
-        if (twice)
-            xa_report_pointer("double free", p);
-        else
-            xa_tcache_free_foreign(t, p);
+    if (twice) {
+        xa_report_pointer("double free", p);
+    } else if (b && r->arena != xa_tbin_home(b) && !xa_tcache_keeps_foreign(b, c)) {
+        xa_tcache_free_foreign(t, p);
     } else if (b) {
-        if (twice) {
-            xa_report_pointer("double free", p);
-        } else if (!xa_tcache_free_slow(t, c, p)) {
+        if (!xa_tcache_free_slow(t, c, p)) {
             xa_tls.direct_deallocated += xa_class_size[c];
             arena_free(r, p);
         }
@@ -378,9 +388,9 @@ void *xa_realloc(void *p, size_t size) {
         old = xa_class_size[r->sizeclass];
         xa_tsd *t = &xa_tls;
         xa_tbin *b = &t->bins[r->sizeclass];
-        bool cached;                     /* freed just before: in this thread's cache */
+        bool cached;                     /* freed already: in this thread's cache */
         if (r->sizeclass < XA_NSMALL) {
-            cached = b->top == p;
+            cached = b->sp && xa_block_marked(p) && xa_tcache_holds(t, r->sizeclass, p);
         } else {
             xa_large_enter(t);
             cached = xa_lbin_holds(xa_large_bin(t, r->sizeclass), p);   /* none if uncached */

@@ -9,7 +9,8 @@
 
 void *xa_malloc_slow(size_t size);
 void  xa_free_slow(void *p);
-/* The rest of free for p, a live block of run r (validated). */
+/* The rest of free for p, a block of run r that xa_freed_run (or the
+ * stricter xa_lookup_fast) accepted. */
 void  xa_free_live(void *p, xa_run *r);
 void *xa_calloc(size_t nmemb, size_t size);
 void *xa_realloc(void *p, size_t size);
@@ -89,19 +90,35 @@ XA_INLINE xa_run *xa_lookup_fast(const void *p) {
     return xa_live_run(xa_map_entry_of(xa_chunk_of(p), p), p);
 }
 
+/* xa_live_run for the free fast path: the region must be one its slab has
+ * handed out (below the high-water mark), and the bitmap is not read. A
+ * region free in its slab holds the free mark (freemark.h), which sends
+ * it on to the slow path's checks; one never handed out fails here, and
+ * xa_free_slow tells the two apart. */
+XA_INLINE xa_run *xa_freed_run(uintptr_t e, const void *p) {
+    xa_run *r = xa_map_run(e);
+    unsigned c = xa_map_class(e);
+    uint64_t index;
+    if (unlikely(r == NULL || r->sizeclass != c ||
+                 !xa_region_exact(c, (size_t)((const char *)p - r->addr), &index) ||
+                 index >= __atomic_load_n(&r->hwm, __ATOMIC_RELAXED)))
+        return NULL;
+    return r;
+}
+
 /* Fast: a live block of this thread's arena goes onto its class's cache
- * stack; another arena's small block onto the queue that takes it home.
- * A live block that cannot be cached that way (a full bin or queue, a
- * large class, the top of its bin again, no cache yet) goes on validated,
- * without a second lookup; anything else (a bad pointer, NULL, huge)
- * takes the slow path. The validation (ending with the relaxed atomic
- * bitmap read) comes first, the bin after it, so little stays live across
- * the atomic load. */
+ * stack; another arena's small block onto the queue that takes it home;
+ * either way it gets the free mark. A block that cannot be cached that
+ * way (a full bin or queue, a large class, a block already marked free,
+ * no cache yet) goes on validated, without a second lookup; anything
+ * else (a bad pointer, NULL, huge) takes the slow path. The validation
+ * (ending with the relaxed atomic high-water mark read) comes first, the
+ * bin after it, so little stays live across the atomic load. */
 XA_INLINE void xa_free(void *p) {
     const xa_chunk *ch = xa_chunk_of(p);
     uintptr_t e = xa_map_entry_of(ch, p);
     unsigned c = xa_map_class(e);
-    xa_run *r = xa_live_run(e, p);
+    xa_run *r = xa_freed_run(e, p);
     if (unlikely(r == NULL)) {
         xa_free_slow(p);
         return;
@@ -112,19 +129,21 @@ XA_INLINE void xa_free(void *p) {
      * than recomputing it from the thread pointer for the final store. */
     __asm__("" : "+r"(b));
     void **sp = b->sp;
-    if (unlikely(sp >= b->limit || b->top == p))
+    if (unlikely(sp >= b->limit || xa_block_marked(p)))
         goto slow;
     /* r->sizeclass (equal to c): with c itself GCC keeps a copy of it live
      * through the local path, one more instruction there. */
     if (unlikely(r->arena != xa_tbin_home(b)) && !xa_tcache_keeps_foreign(b, r->sizeclass)) {
         unsigned nf = t->nforeign;              /* another arena's: queue it home */
-        if (unlikely(nf == XA_FOREIGN_MAX || (nf && t->foreign[nf - 1] == p)))
+        if (unlikely(nf == XA_FOREIGN_MAX))
             goto slow;
         t->foreign[nf] = p;
         t->nforeign = nf + 1;
+        xa_block_mark(p);
         return;
     }
     *sp = p;
+    xa_block_mark(p);
     b->top = p;
     b->sp = sp + 1;
     t->last_free_bin = (uintptr_t)b;

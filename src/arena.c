@@ -251,6 +251,7 @@ static xa_run *run_alloc(xa_arena *a, size_t npages, size_t align_pages, unsigne
     r->addr = (char *)ch + start * XA_PAGE;
     r->zeroed = !dirty;
     r->nfree = r->nregs = 0;
+    __atomic_store_n(&r->hwm, 0, __ATOMIC_RELAXED);   /* before the map entries name it */
     r->sizeclass = (uint8_t)c;
     map_range(r, slab);
     count_pages(&total_active, &a->nactive, (ptrdiff_t)npages);
@@ -443,6 +444,7 @@ void *xa_arena_large_alloc(xa_arena *a, unsigned c, size_t alignment, bool *zero
     if (r) {
         r->kind = XA_RUN_LARGE;       /* run_alloc set the class */
         r->nregs = 1;                 /* the free path's region test: one region */
+        __atomic_store_n(&r->hwm, 1, __ATOMIC_RELAXED);
         xa_bitmap_word_set(&r->bitmap, 0, 0);   /* the free path's bitmap test reads "taken" */
         a->large_allocated += size;
         a->nlarge_malloc++;
@@ -585,6 +587,8 @@ static void region_put(xa_bin *bin, void *p, xa_run **empty) {
         xa_report_pointer("double free", p);
         return;
     }
+    if (likely(!xa_opt.junk))         /* junk turns the caches off: no mark needed */
+        xa_block_mark(p);             /* free in its slab: freemark.h */
     bin->curregs--;
     if (r == bin->cur)
         return;

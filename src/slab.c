@@ -16,8 +16,14 @@ void xa_slab_init(xa_run *r, unsigned c) {
 unsigned xa_slab_take(xa_run *r, void **out, unsigned want) {
     size_t size = xa_class_size[r->sizeclass];
     unsigned n = want < r->nfree ? want : r->nfree;
-    for (unsigned i = 0; i < n; i++)
-        out[i] = r->addr + (size_t)xa_bitmap_take_first(&r->bitmap) * size;
+    unsigned hwm = r->hwm;
+    for (unsigned i = 0; i < n; i++) {
+        unsigned idx = xa_bitmap_take_first(&r->bitmap);
+        out[i] = r->addr + (size_t)idx * size;
+        if (idx >= hwm)
+            hwm = idx + 1;
+    }
     r->nfree -= (uint16_t)n;
+    __atomic_store_n(&r->hwm, (uint16_t)hwm, __ATOMIC_RELAXED);   /* the free path reads it unlocked */
     return n;
 }

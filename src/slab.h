@@ -4,6 +4,7 @@
 #define XA_SLAB_H
 
 #include "chunk.h"
+#include "freemark.h"
 #include "sizeclass.h"
 
 /* Regions of class c that a slab of npages holds: the class's geometry,

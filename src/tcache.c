@@ -332,6 +332,7 @@ void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c) {
         b->sp = room->stack + n - 1;
         p = *b->sp;
         xa_tbin_sync_top(b);
+        xa_block_unmark(p);
     } else {
         bool zeroed;
         p = xa_arena_large_alloc(t->arena, c, XA_PAGE, &zeroed);
@@ -426,13 +427,15 @@ bool xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p) {
         return true;
     }
     *b->sp++ = p;
+    xa_block_mark(p);
     b->top = p;
     return true;
 }
 
 /* Send the foreign blocks home, one remote push per (arena, class). A
- * block queued twice (a double free the fast path's last-entry compare
- * missed) is reported and sent once: its owner would hand it out twice.
+ * block queued twice (a double free the free mark missed: the program
+ * wrote into the block after freeing it) is reported and sent once: its
+ * owner would hand it out twice.
  * The queue is bucketed by class (a counting sort), then each bucket, a
  * handful of blocks, is put in (arena, address) order by insertion, which
  * makes both the duplicates and the arena groups adjacent: linear in the
@@ -508,6 +511,17 @@ void xa_tcache_free_foreign(xa_tsd *t, void *p) {
     if (t->nforeign == XA_FOREIGN_MAX)
         foreign_flush(t, false);
     t->foreign[t->nforeign++] = p;
+    xa_block_mark(p);
+}
+
+bool xa_tcache_holds(const xa_tsd *t, unsigned c, const void *p) {
+    for (void **q = t->room[c].stack; q < t->bins[c].sp; q++)
+        if (*q == p)
+            return true;
+    for (unsigned i = 0; i < t->nforeign; i++)
+        if (t->foreign[i] == p)
+            return true;
+    return false;
 }
 
 void xa_tcache_flush_all(xa_tsd *t) {

@@ -7,6 +7,7 @@
 #define XA_TCACHE_H
 
 #include "arena.h"
+#include "freemark.h"
 
 /* A class's cache as the fast paths see it: pointers, not counts, so a
  * push or pop is a store and a pointer bump with no index arithmetic. */
@@ -79,6 +80,7 @@ XA_INLINE void *xa_tbin_pop(xa_tbin *b, void **sp) {
     b->top = sp[-2];
     b->sp = sp - 1;
     b->served = served + XA_TBIN_SERVED_ONE;
+    xa_block_unmark(p);
     return p;
 }
 
@@ -300,6 +302,9 @@ void *xa_tcache_alloc_slow(xa_tsd *t, unsigned c);
 bool xa_tcache_free_slow(xa_tsd *t, unsigned c, void *p);
 /* Queue a small block of another arena; sends the queue home when full. */
 void xa_tcache_free_foreign(xa_tsd *t, void *p);
+/* Whether small block p of class c is in this thread's cache: its bin or
+ * the foreign queue (a marked block, xa_block_marked: a double free). */
+bool xa_tcache_holds(const xa_tsd *t, unsigned c, const void *p);
 /* Return every cached block to its arena (thread exit, malloc_trim). */
 void xa_tcache_flush_all(xa_tsd *t);
 /* Return every block of t's large bins to its arena as one that sat

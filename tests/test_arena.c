@@ -976,9 +976,19 @@ static unsigned below(unsigned n)
     return (unsigned)(test_xorshift(&oracle_rng) % n);
 }
 
+/* Whether free's fast path would take p as a live block: its validation
+ * (no bitmap) passes and a small block does not hold the free mark. */
+static bool free_fast_takes(const void *p)
+{
+    xa_run *r = xa_freed_run(xa_map_entry_of(xa_chunk_of(p), p), p);
+    return r != NULL && (r->sizeclass >= XA_NSMALL || !xa_block_marked(p));
+}
+
 /* Every 4-byte step of every chunk the test used, header pages included:
  * the lookup (which free, realloc and malloc_usable_size rely on) finds a
- * live block exactly where a held block starts. */
+ * live block exactly where a held block starts, and free's fast path
+ * takes nothing else (a free region holds the free mark or lies past its
+ * slab's high-water mark). */
 static void scan_against_oracle(held *h)
 {
     void **sorted = malloc(h->n * sizeof *sorted);
@@ -996,6 +1006,12 @@ static void scan_against_oracle(held *h)
                          (void *)p, off / XA_PAGE, off % XA_PAGE, got ? "live" : "not live",
                          want ? "live" : "not live", r ? r->kind : 0, r ? r->sizeclass : 0,
                          r ? (void *)r->addr : NULL, r ? r->npages : 0, r ? r->nregs : 0);
+            }
+            if (!want && free_fast_takes(p)) {
+                xa_run *r = run_of(p);
+                fail_msg("free's fast path takes %p (page %zu, offset %zu), not live: run %p "
+                         "class %u, %u regions, high-water mark %u", (void *)p, off / XA_PAGE,
+                         off % XA_PAGE, (void *)r->addr, r->sizeclass, r->nregs, r->hwm);
             }
         }
     }

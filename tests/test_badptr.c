@@ -46,6 +46,13 @@ static void announce(const void *p) {
     dprintf(STDOUT_FILENO, "PTR %p\n", p);
 }
 
+/* After a misuse that must be reported at once: the report has to come
+ * before this line on stderr (check_case), not from a later flush. */
+#define MISUSE_DONE "MISUSE DONE\n"
+static void misuse_done(void) {
+    dprintf(STDERR_FILENO, MISUSE_DONE);
+}
+
 /* Keep the compiler from seeing through the misuse. */
 static void *volatile sink;
 
@@ -81,9 +88,11 @@ static void case_double_free_small(void) {
     announce(p);
     xalloc_free(p);
     xalloc_free(p);
+    misuse_done();
     churn(64);
 }
 
+/* The first copy is deep in the cache bin: the free mark finds it. */
 static void case_double_free_small_interleaved(void) {
     void *p = fresh(64), *q = fresh(64), *r = fresh(64);
     announce(p);
@@ -91,6 +100,7 @@ static void case_double_free_small_interleaved(void) {
     xalloc_free(q);
     xalloc_free(r);
     xalloc_free(p);
+    misuse_done();
     churn(64);
 }
 
@@ -113,6 +123,28 @@ static void case_double_free_huge(void) {
     announce(p);
     xalloc_free(p);
     xalloc_free(p);
+}
+
+/* A region of a live slab that was never handed out (a fresh process:
+ * the highest region of p's slab that is xalloc's but not a live block).
+ * The free fast path does not read the slab bitmap: the slab's high-water
+ * mark must reject it. */
+static void case_free_unallocated_region(void) {
+    char *p = fresh(3000);
+    char *q = NULL;
+    for (int k = 32; k > 0 && q == NULL; k--) {
+        char *c = p + (size_t)k * xalloc_malloc_usable_size(p);
+        if (xalloc_owns(c) && xalloc_malloc_usable_size(c) == 0)
+            q = c;
+    }
+    if (q == NULL) {
+        dprintf(STDERR_FILENO, "setup: no unallocated region after %p\n", (void *)p);
+        _exit(92);
+    }
+    announce(q);
+    xalloc_free(q);
+    misuse_done();
+    churn(3000);
 }
 
 static char static_buffer[256] __attribute__((aligned(64)));
@@ -205,7 +237,8 @@ static void case_realloc_freed_small_interleaved(void) {
     announce(p);
     xalloc_free(p);
     xalloc_free(q);
-    void *r = xalloc_realloc(p, 60);   /* p is no longer on top of its cache bin */
+    void *r = xalloc_realloc(p, 60);   /* p is deep in its cache bin: the free mark finds it */
+    misuse_done();
     churn(64);
     xalloc_free(r);                    /* the program frees what realloc gave it */
     churn(64);
@@ -244,10 +277,11 @@ static const bcase cases[] = {
     { "free_interior_small", case_free_interior_small, { "interior", "invalid free" } },
     { "free_interior_large", case_free_interior_large, { "interior", "invalid free" } },
     { "free_slab_tail", case_free_slab_tail, { "interior", "invalid free" } },
+    { "free_unallocated_region", case_free_unallocated_region, { "not allocated)" } },
     { "free_sized_wrong", case_free_sized_wrong, { "wrong size" } },
     { "realloc_freed_small", case_realloc_freed_small, { "realloc", "double free" } },
     { "realloc_freed_small_same_class", case_realloc_freed_small_same_class, { "realloc", "double free" } },
-    { "realloc_freed_small_interleaved", case_realloc_freed_small_interleaved, { "realloc", "double free" } },
+    { "realloc_freed_small_interleaved", case_realloc_freed_small_interleaved, { "realloc" } },
     { "realloc_freed_large", case_realloc_freed_large, { "realloc", "double free" } },
     { "realloc_freed_huge", case_realloc_freed_huge, { "realloc", "double free" } },
 };
@@ -402,6 +436,13 @@ static void run_child(const bcase *c, int reexec, outcome *o) {
         assert_int_equal(errno, EINTR);
 }
 
+/* Whether the report naming ptr came before the MISUSE_DONE line, when
+ * the case printed one (with default options the report aborts first). */
+static int reported_at_once(const char *err, const char *ptr) {
+    const char *done = strstr(err, MISUSE_DONE), *report = strstr(err, ptr);
+    return done == NULL || (report != NULL && report < done);
+}
+
 /* The <what> of the first "xalloc: <what> of <ptr>" line naming ptr exactly. */
 static int find_report(const char *err, const char *ptr, char *what, size_t cap) {
     size_t plen = strlen(ptr);
@@ -476,6 +517,10 @@ static void check_case(const char *name) {
             failed = 1;
         }
     }
+    if (!reported_at_once(o->err, ptr)) {
+        fprintf(stderr, "%s: reported late, not at the misuse\n", name);
+        failed = 1;
+    }
     if (!WIFSIGNALED(o->status) || WTERMSIG(o->status) != SIGABRT) {
         if (!failed) describe("default options", c, o);
         fprintf(stderr, "%s: expected SIGABRT with default options, got %s\n", name, st);
@@ -501,6 +546,11 @@ static void check_case(const char *name) {
                 what_ignore, what_abort);
         failed = 1;
     }
+    if (!reported_at_once(o->err, ptr)) {
+        if (!shown) describe("abort_on_error:false", c, o), shown = 1;
+        fprintf(stderr, "%s (abort_on_error:false): reported late, not at the misuse\n", name);
+        failed = 1;
+    }
     if (strstr(o->err, "(aborting)")) {
         fprintf(stderr, "%s (abort_on_error:false): the report still says (aborting)\n", name);
         failed = 1;
@@ -518,6 +568,7 @@ static void check_case(const char *name) {
 #define CASE_TEST(n) static void test_##n(void **state) { check_case(#n); }
 CASE_TEST(double_free_small)
 CASE_TEST(double_free_small_interleaved)
+CASE_TEST(free_unallocated_region)
 CASE_TEST(double_free_large_cached)
 CASE_TEST(double_free_large)
 CASE_TEST(double_free_huge)
@@ -587,6 +638,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_free_interior_small),
         cmocka_unit_test(test_free_interior_large),
         cmocka_unit_test(test_free_slab_tail),
+        cmocka_unit_test(test_free_unallocated_region),
         cmocka_unit_test(test_free_sized_wrong),
         cmocka_unit_test(test_realloc_freed_small),
         cmocka_unit_test(test_realloc_freed_small_same_class),

@@ -237,6 +237,67 @@ static void test_flush_all(void **state)
     run_body(flush_all_body);
 }
 
+/* ---- the free mark (freemark.h) ----------------------------------------- */
+
+enum { MARK_SIZE = 2560, MARK_N = 12 };
+
+static void *free_mark_body(void *arg)
+{
+    result *res = arg;
+    xa_tsd *t = xa_tsd_get();
+    CHECK(res, t != NULL && t->stacks != NULL, "no cache");
+    unsigned c = xa_small_class(MARK_SIZE);
+    void *p[MARK_N];
+    for (unsigned i = 0; i < MARK_N; i++) {
+        CHECK(res, (p[i] = xa_malloc(MARK_SIZE)) != NULL, "malloc %u", i);
+        CHECK(res, !xa_block_marked(p[i]), "block %u handed out with the mark", i);
+        memset(p[i], 0x33, MARK_SIZE);
+    }
+    /* Cached blocks hold the mark, and only their first word changes. */
+    for (unsigned i = 0; i < MARK_N; i++) {
+        xa_free(p[i]);
+        unsigned char *b = p[i];
+        CHECK(res, xa_block_marked(b), "cached block %u lacks the mark", i);
+        CHECK(res, b[8] == 0x33 && b[MARK_SIZE - 1] == 0x33, "free wrote past the mark");
+    }
+    /* Handed out again (LIFO), without it. */
+    for (unsigned i = MARK_N; i-- > 0;) {
+        void *q = xa_malloc(MARK_SIZE);
+        CHECK(res, q == p[i], "block %u not reused first", i);
+        CHECK(res, !xa_block_marked(q), "reused block %u still marked", i);
+    }
+    /* A live block whose data reads as the mark is freed like any other,
+     * once: a false alarm costs a search, not a report. */
+    uint32_t n0 = xa_tbin_count(t, c);
+    xa_block_mark(p[0]);
+    xa_free(p[0]);
+    CHECK(res, xa_tbin_count(t, c) == n0 + 1, "marked live block not cached (%u -> %u)", n0,
+          xa_tbin_count(t, c));
+    void *again = xa_malloc(MARK_SIZE);
+    CHECK(res, again == p[0], "the falsely marked block not reused");
+    CHECK(res, !xa_block_marked(again), "reused block still marked");
+    /* Blocks put back into their slab keep the mark there; a fill hands
+     * them out cleared. */
+    for (unsigned i = 0; i < MARK_N; i++)
+        xa_free(p[i]);
+    xa_tcache_flush_all(t);
+    CHECK(res, xa_tbin_count(t, c) == 0, "flush left %u", xa_tbin_count(t, c));
+    for (unsigned i = 0; i < MARK_N; i++)
+        CHECK(res, xa_block_marked(p[i]), "block %u back in its slab lacks the mark", i);
+    for (unsigned i = 0; i < MARK_N; i++) {
+        CHECK(res, (p[i] = xa_malloc(MARK_SIZE)) != NULL, "malloc %u", i);
+        CHECK(res, !xa_block_marked(p[i]), "refilled block %u still marked", i);
+    }
+    for (unsigned i = 0; i < MARK_N; i++)
+        xa_free(p[i]);
+    return NULL;
+}
+
+static void test_free_mark(void **state)
+{
+    run_body(free_mark_body);
+}
+
 /* ---- thread exit returns the cache -------------------------------------- */
 
 enum { EXIT_SIZE = 96, EXIT_N = 50 };
@@ -843,6 +904,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fill_flush_within_max),
         cmocka_unit_test(test_flush_all),
+        cmocka_unit_test(test_free_mark),
         cmocka_unit_test(test_thread_exit_flushes),
         cmocka_unit_test(test_low_addresses_first),
         cmocka_unit_test(test_large_cached),
