@@ -160,7 +160,8 @@ static const char *diagnose(const void *p) {
         int idx = xa_slab_region_of(r, p);
         if (idx < 0)
             return "invalid free (interior pointer)";
-        return (unsigned)idx < r->hwm ? "double free" : "invalid free (not allocated)";
+        return (unsigned)idx < __atomic_load_n(&r->hwm, __ATOMIC_RELAXED)
+                   ? "double free" : "invalid free (not allocated)";
     }
     return p == r->addr ? "double free" : "invalid free (interior pointer)";
 }

@@ -94,7 +94,7 @@ XA_INLINE xa_run *xa_lookup_fast(const void *p) {
  * handed out (below the high-water mark), and the bitmap is not read. A
  * region free in its slab holds the free mark (freemark.h), which sends
  * it on to the slow path's checks; one never handed out fails here, and
- * xa_free_slow tells the two apart. */
+ * xa_free_slow reports it. */
 XA_INLINE xa_run *xa_freed_run(uintptr_t e, const void *p) {
     xa_run *r = xa_map_run(e);
     unsigned c = xa_map_class(e);

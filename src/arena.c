@@ -445,7 +445,7 @@ void *xa_arena_large_alloc(xa_arena *a, unsigned c, size_t alignment, bool *zero
         r->kind = XA_RUN_LARGE;       /* run_alloc set the class */
         r->nregs = 1;                 /* the free path's region test: one region */
         __atomic_store_n(&r->hwm, 1, __ATOMIC_RELAXED);
-        xa_bitmap_word_set(&r->bitmap, 0, 0);   /* the free path's bitmap test reads "taken" */
+        xa_bitmap_word_set(&r->bitmap, 0, 0);   /* the lookup's bitmap test reads "taken" */
         a->large_allocated += size;
         a->nlarge_malloc++;
         *zeroed = r->zeroed;
