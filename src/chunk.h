@@ -56,10 +56,11 @@ typedef struct xa_run {
      * aligned, so their first lines share one cache set and evicted each
      * other (bench_oversub: 19 % of its L1 misses on that one word). */
     uint16_t arena;
-    /* Slab: the high-water mark, one past the highest region ever handed
-     * out. The lowest free region is always taken first, so every region
-     * below it has been handed out at least once and none past it has:
-     * the free fast path takes no region at or past it. Large: 1. */
+    /* Slab: the high-water mark, one past the highest region ever taken
+     * from it (by a fill). The lowest free region is always taken first,
+     * so every region below it has left the slab at least once and none
+     * past it has: the free fast path takes no region at or past it.
+     * Large: 1. */
     uint16_t hwm;
     char *addr;               /* first byte of the run */
     xa_rb_node node;          /* slab: bin->nonfull; free: arena->avail */

@@ -1,16 +1,19 @@
-/* The free mark: every free small block, in a thread cache or in its
- * slab, holds XA_FREE_MARK in its first word. The paths that cache a
+/* The free mark: every freed small block, in a thread cache or back in
+ * its slab, holds XA_FREE_MARK in its first word. The paths that cache a
  * freed block or put one back into its slab write it; every path that
- * hands a small block out clears it. So the free fast path needs no slab
- * bitmap: a block that does not read as marked is live (its region is
- * below the slab's high-water mark, so it was handed out), and a marked
- * one goes to the slow path, which looks for it in the thread's cache
- * and in its slab's bitmap and reports a double free at once, however
- * deep in the cache the first copy sits (glibc's tcache does the same
- * with its key). A live block whose data happens to hold the mark costs
- * that search and nothing else. The value fits a sign-extended 32-bit
- * immediate: one compare and one store on the fast path, no key to
- * load. */
+ * hands a small block to the program clears it. So the free fast path
+ * needs no slab bitmap: a block that does not read as marked is taken as
+ * live (its region is below the slab's high-water mark, so it left the
+ * slab at least once, and nothing freed it since), and a marked one goes
+ * to the slow path, which looks for it in the thread's cache and in its
+ * slab's bitmap and reports a double free at once, however deep in the
+ * cache the first copy sits (glibc's tcache does the same with its key).
+ * A live block whose data happens to hold the mark costs that search and
+ * nothing else. Not marked, as before this mark: blocks a fill moved
+ * from never-used regions into a cache (a bogus free of one is not
+ * caught) and blocks on remote-free lists (their first word is the
+ * list's link). The value fits a sign-extended 32-bit immediate: one
+ * compare and one store on the fast path, no key to load. */
 #ifndef XA_FREEMARK_H
 #define XA_FREEMARK_H
 
